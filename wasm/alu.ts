@@ -119,7 +119,9 @@ export function shiftOp(op: u32, a: u32, count: u32, sz: u32): u32 {
     case 5: {
       const cf = count <= bits ? (a >> (count - 1)) & 1 : 0;
       r = count < bits ? a >> count : 0;
-      setShiftFlags(sz, r, cf, (a & sign) != 0 ? 1 : 0, 0);
+      // OF as left by the last one-bit step: the operand's MSB for a count of 1, else 0
+      // (the 286's result for other counts; Intel leaves it undefined).
+      setShiftFlags(sz, r, cf, count == 1 && (a & sign) != 0 ? 1 : 0, 0);
       break;
     }
     case 7: {
@@ -150,7 +152,7 @@ export function shldOp(a: u32, b: u32, count: u32, sz: u32): u32 {
   if (sz == 2) {
     const v: u64 = (<u64>a << 32) | <u64>b;
     r = <u32>((v << count) >> 32);
-    cf = <u32>(v >> (32 - count)) & 1;
+    cf = <u32>(v >> (64 - count)) & 1;
   } else {
     // 16-bit: a:b:a as a 48-bit quantity (counts above 16 behave as on P6)
     const v: u64 = (<u64>(a & m) << 32) | (<u64>(b & m) << 16) | <u64>(a & m);
@@ -172,12 +174,10 @@ export function shrdOp(a: u32, b: u32, count: u32, sz: u32): u32 {
     r = <u32>(v >> count);
     cf = <u32>(v >> (count - 1)) & 1;
   } else {
-    const v: u64 = (<u64>(a & m) << 32) | (<u64>(b & m) << 16) | <u64>(a & m);
     // a is the low part being shifted right; b fills from the top
     const w: u64 = (<u64>(a & m)) | (<u64>(b & m) << 16) | (<u64>(a & m) << 32);
     r = <u32>(w >> count) & m;
     cf = <u32>(w >> (count - 1)) & 1;
-    void v;
   }
   setShiftFlags(sz, r, cf, ((r ^ a) & sign) != 0 ? 1 : 0, 0);
   return r;
@@ -332,6 +332,7 @@ export function das(): void {
   let cf: u32 = 0;
   let newAf: u32 = 0;
   if ((al & 0xf) > 9 || af) {
+    if (al < 6) cf = 1; // borrow out of AL - 6
     al = (al - 6) & 0xff;
     newAf = 1;
   }

@@ -41,6 +41,8 @@ export function segmentChanged(seg: u32): void {
     }
   }
   if (acc & 0x4000) x |= SEGX_BIG;
+  // Real and V86 mode check only limits: every segment, CS included, is readable and writable.
+  if (!protectedMode || v86Mode) x |= SEGX_READ | SEGX_WRITE;
   store<u32>(SEG_CHECK_BASE + seg * 4, x);
   if (seg == CS) {
     code32 = (acc & 0x4000) != 0 && protectedMode && !v86Mode;
@@ -56,15 +58,6 @@ export function syncModes(): void {
   v86Mode = protectedMode && (gFlags & F_VM) != 0;
   for (let s: u32 = 0; s < 6; s++) segmentChanged(s);
   setUserMode(load<u32>(STATE_BASE + S_CPL) == 3);
-}
-
-// Host changed the state block (reset, restore): reload every mirror.
-export function syncIn(): void {
-  gEip = load<u32>(STATE_BASE + S_EIP);
-  gFlags = load<u32>(STATE_BASE + S_FLAGS) | 2;
-  memorySyncIn();
-  syncModes();
-  tlbFlushAll();
 }
 
 export function syncOut(): void {

@@ -71,7 +71,7 @@ function checkLock(op: u32): void {
     const r = (m >> 3) & 7;
     ok = mem && (op2 == 0xab || op2 == 0xb3 || op2 == 0xbb || (op2 == 0xba && r >= 5) ||
       op2 == 0xb0 || op2 == 0xb1 || op2 == 0xc0 || op2 == 0xc1 || (op2 == 0xc7 && r == 1));
-  } else {
+  } else if ((op < 0x40 && (op & 7) < 2) || (op >= 0x80 && op <= 0x87) || op == 0xf6 || op == 0xf7 || op == 0xfe || op == 0xff) {
     const m = fetch8();
     const mem = (m >> 6) != 3;
     const r = (m >> 3) & 7;
@@ -563,7 +563,10 @@ function pusha(): void {
   const sz: u32 = opSize32 ? 4 : 2;
   const sp = stackPointer();
   const top = stack32 ? sp - 8 * sz : (sp - 8 * sz) & 0xffff;
-  probeWriteMem(SS, top, 8 * sz);
+  // Each push wraps at the 16-bit stack boundary on its own, so probe every slot.
+  for (let r: u32 = 0; r < 8; r++) {
+    probeWriteMem(SS, stack32 ? sp - (r + 1) * sz : (sp - (r + 1) * sz) & 0xffff, sz);
+  }
   for (let r: u32 = 0; r < 8; r++) {
     const v = r == ESP ? sp : reg32(r);
     const off = stack32 ? sp - (r + 1) * sz : (sp - (r + 1) * sz) & 0xffff;

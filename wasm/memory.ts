@@ -36,6 +36,7 @@ export function memorySyncIn(): void {
 export function setUserMode(user: bool): void {
   tlbReadBit = user ? TLB_READ_USER : TLB_READ_SUPER;
   tlbWriteBit = user ? TLB_WRITE_USER : TLB_WRITE_SUPER;
+  fetchPage = 1; // the cached fetch page was checked for the old privilege
 }
 
 // ---- dirty bitmap ----

@@ -58,7 +58,7 @@ export const CR4_TSD: u32 = 4;
 export const CR4_DE: u32 = 8;
 export const CR4_PSE: u32 = 16;
 
-// Hot mirrors (valid inside run(); synced by syncIn/syncOut in cpu.ts)
+// Hot mirrors (valid inside run(); synced by run() in index.ts)
 export let gEip: u32 = 0;
 export let gFlags: u32 = 2;
 export let gIcount: u64 = 0; // instructions retired, mirrored at S_ICOUNT
