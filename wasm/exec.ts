@@ -53,6 +53,8 @@ export function step(): void {
       default:
         if (lockPrefix) checkLock(op);
         execute(op);
+        // 16-bit code: IP wraps, so an instruction ending at offset FFFF continues at 0000.
+        if (!code32) gEip &= 0xffff;
         return;
     }
     if (gEip - insnEip >= 15) raiseFault(13, 0);

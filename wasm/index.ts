@@ -258,3 +258,9 @@ export function tlbFlush(): void {
   memorySyncIn();
   tlbFlushAll();
 }
+
+// Instructions retired so far, valid also while run() is executing (for a
+// host callback such as readTsc in deterministic mode).
+export function instructionsRetired(): f64 {
+  return <f64>gIcount;
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import type { AccessSize } from "../../src/core/core-host.ts";
+import { IoBus, type PortHandler } from "../../src/machine/io-bus.ts";
+
+function recorder(readValue: number) {
+  const writes: Array<[number, AccessSize, number]> = [];
+  const reads: Array<[number, AccessSize]> = [];
+  const handler: PortHandler = {
+    read: (port, size) => {
+      reads.push([port, size]);
+      return readValue;
+    },
+    write: (port, size, value) => writes.push([port, size, value]),
+  };
+  return { handler, reads, writes };
+}
+
+describe("IoBus", () => {
+  it("reads all-ones from unclaimed ports and ignores writes to them", () => {
+    const bus = new IoBus();
+    expect(bus.read(0x3f8, 1)).toBe(0xff);
+    expect(bus.read(0x3f8, 2)).toBe(0xffff);
+    expect(bus.read(0x3f8, 4)).toBe(0xffffffff);
+    expect(() => bus.write(0x3f8, 1, 0x41)).not.toThrow();
+  });
+
+  it("routes every port of a range to its handler, with port and size", () => {
+    const bus = new IoBus();
+    const device = recorder(0x1234);
+    bus.register(0x3f8, 8, device.handler);
+    expect(bus.read(0x3f8, 1)).toBe(0x34); // truncated to the access size
+    expect(bus.read(0x3ff, 2)).toBe(0x1234);
+    bus.write(0x3fc, 1, 0x1ff);
+    expect(device.reads).toEqual([
+      [0x3f8, 1],
+      [0x3ff, 2],
+    ]);
+    expect(device.writes).toEqual([[0x3fc, 1, 0xff]]);
+    expect(bus.read(0x400, 1)).toBe(0xff); // just past the range
+    expect(bus.read(0x3f7, 1)).toBe(0xff); // just before it
+  });
+
+  it("refuses overlapping claims and impossible ranges", () => {
+    const bus = new IoBus();
+    bus.register(0x60, 1, recorder(0).handler);
+    expect(() => bus.register(0x5f, 2, recorder(0).handler)).toThrow(/0x60 is already claimed/);
+    expect(() => bus.register(0xffff, 2, recorder(0).handler)).toThrow(RangeError);
+    expect(() => bus.register(0x10, 0, recorder(0).handler)).toThrow(RangeError);
+    // The failed claim of 0x5f..0x60 must not have taken 0x5f.
+    expect(bus.read(0x5f, 1)).toBe(0xff);
+  });
+});
