@@ -53,8 +53,8 @@ export function negOp(a: u32, sz: u32): u32 {
 }
 
 // Sets CF, OF and AF explicitly; ZF, SF and PF follow the result lazily.
+// Every arithmetic flag is overwritten, so the previous lazy state is dropped.
 export function setShiftFlags(sz: u32, r: u32, cf: u32, ofv: u32, af: u32): void {
-  materializeFlags();
   gFlags = (gFlags & ~(F_CF | F_OF | F_AF)) | (cf ? F_CF : 0) | (ofv ? F_OF : 0) | (af ? F_AF : 0);
   setCC(K_SHIFT, sz, r, 0, 0);
 }

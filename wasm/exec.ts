@@ -2,7 +2,7 @@
 // (0F xx) is in exec0f.ts.
 import { STATE_BASE, S_CPL, S_HALTED, S_CR0 } from "./layout";
 import {
-  gEip, gFlags, reg32, setReg32, reg16, setReg16, reg8, setReg8, segSel, ES, CS, SS, DS, FS, GS,
+  gEip, gFlags, gEvents, EV_INHIBIT, EV_HALTED, reg32, setReg32, reg16, setReg16, reg8, setReg8, segSel, ES, CS, SS, DS, FS, GS,
   EAX, ECX, EDX, EBX, ESP, EBP, F_CF, F_IF, F_DF, F_TF, F_AC, F_ID, F_RF, F_VM, F_IOPL, F_NT,
   F_ARITH, CR0_EM, CR0_TS,
 } from "./state";
@@ -19,51 +19,32 @@ import {
 } from "./alu";
 import { setCC, getCF, materializeFlags, testCondition, K_LOGIC } from "./flags";
 import { raiseFault, NO_ERROR_CODE, insnEip } from "./fault";
-import { stringOp, stringIterations } from "./strings";
+import { stringOp } from "./strings";
 import { ioIn, ioOut, checkIoPermission } from "./io";
 import {
   loadSegment, farJump, farCall, farReturn, interruptReturn, deliverInterrupt, writeFlagsReal,
 } from "./transfer";
 import { exec0F } from "./exec0f";
 
-// Extra instructions retired by the last step (REP iterations beyond the first).
-export let extraRetired: u32 = 0;
-// Set by HLT; the run loop returns to the host.
-export let haltRequested: bool = false;
-// Set by STI and MOV/POP SS: no interrupt before the next instruction.
-export let inhibitInterrupts: bool = false;
 
 export function step(): void {
-  extraRetired = 0;
   resetDecoder();
-  let op = fetch8();
-  for (;;) {
-    switch (op) {
-      case 0x26: segOverride = <i32>ES; break;
-      case 0x2e: segOverride = <i32>CS; break;
-      case 0x36: segOverride = <i32>SS; break;
-      case 0x3e: segOverride = <i32>DS; break;
-      case 0x64: segOverride = <i32>FS; break;
-      case 0x65: segOverride = <i32>GS; break;
-      case 0x66: opSize32 = !code32; break;
-      case 0x67: addrSize32 = !code32; break;
-      case 0xf0: lockPrefix = true; break;
-      case 0xf2:
-      case 0xf3: repPrefix = op; break;
-      default:
-        if (lockPrefix) checkLock(op);
-        execute(op);
-        // 16-bit code: IP wraps, so an instruction ending at offset FFFF continues at 0000.
-        if (!code32) gEip &= 0xffff;
-        return;
-    }
-    if (gEip - insnEip >= 15) raiseFault(13, 0);
-    op = fetch8();
-  }
+  execute(fetch8());
+  // 16-bit code: IP wraps, so an instruction ending at offset FFFF continues at 0000.
+  if (!code32) gEip &= 0xffff;
+}
+
+// After a prefix: the next byte is another prefix or the opcode.
+function afterPrefix(): void {
+  if (gEip - insnEip >= 15) raiseFault(13, 0);
+  const op = fetch8();
+  if (lockPrefix) checkLock(op);
+  execute(op);
 }
 
 // LOCK is valid only on a read-modify-write of memory by the listed instructions.
 function checkLock(op: u32): void {
+  if (isPrefix(op)) return; // checked when the opcode arrives
   const save = gEip;
   let ok = false;
   if (op == 0x0f) {
@@ -85,6 +66,11 @@ function checkLock(op: u32): void {
   }
   gEip = save;
   if (!ok) raiseFault(6, NO_ERROR_CODE);
+}
+
+function isPrefix(op: u32): bool {
+  return op == 0x26 || op == 0x2e || op == 0x36 || op == 0x3e || op == 0x64 || op == 0x65 ||
+    op == 0x66 || op == 0x67 || op == 0xf0 || op == 0xf2 || op == 0xf3;
 }
 
 @inline function iopl(): u32 {
@@ -145,6 +131,18 @@ function popFlags(): void {
 
 export function execute(op: u32): void {
   switch (op) {
+    // ---- prefixes ----
+    case 0x26: segOverride = <i32>ES; afterPrefix(); break;
+    case 0x2e: segOverride = <i32>CS; afterPrefix(); break;
+    case 0x36: segOverride = <i32>SS; afterPrefix(); break;
+    case 0x3e: segOverride = <i32>DS; afterPrefix(); break;
+    case 0x64: segOverride = <i32>FS; afterPrefix(); break;
+    case 0x65: segOverride = <i32>GS; afterPrefix(); break;
+    case 0x66: opSize32 = !code32; afterPrefix(); break;
+    case 0x67: addrSize32 = !code32; afterPrefix(); break;
+    case 0xf0: lockPrefix = true; afterPrefix(); break;
+    case 0xf2: case 0xf3: repPrefix = op; afterPrefix(); break;
+
     // ---- ALU: ADD OR ADC SBB AND SUB XOR CMP ----
     case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
     case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39: {
@@ -183,7 +181,7 @@ export function execute(op: u32): void {
     case 0x16: pushOp(segSel(SS)); break;
     case 0x1e: pushOp(segSel(DS)); break;
     case 0x07: popSegment(ES); break;
-    case 0x17: popSegment(SS); inhibitInterrupts = true; break;
+    case 0x17: popSegment(SS); gEvents |= EV_INHIBIT; break;
     case 0x1f: popSegment(DS); break;
     case 0x0f: exec0F(); break;
     case 0x27: daa(); break;
@@ -228,10 +226,10 @@ export function execute(op: u32): void {
       regWrite(modReg, sz, imulTrunc(a, b, sz));
       break;
     }
-    case 0x6c: stringOp(5, 0); extraRetired = stringIterations - 1; break;
-    case 0x6d: stringOp(5, opSz()); extraRetired = stringIterations - 1; break;
-    case 0x6e: stringOp(6, 0); extraRetired = stringIterations - 1; break;
-    case 0x6f: stringOp(6, opSz()); extraRetired = stringIterations - 1; break;
+    case 0x6c: stringOp(5, 0); break;
+    case 0x6d: stringOp(5, opSz()); break;
+    case 0x6e: stringOp(6, 0); break;
+    case 0x6f: stringOp(6, opSz()); break;
 
     case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
     case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
@@ -301,7 +299,7 @@ export function execute(op: u32): void {
       if (modReg > 5 || modReg == CS) raiseFault(6, NO_ERROR_CODE);
       const sel = rmRead(1);
       loadSegment(modReg, sel);
-      if (modReg == SS) inhibitInterrupts = true;
+      if (modReg == SS) gEvents |= EV_INHIBIT;
       break;
     }
     case 0x8f: {
@@ -357,18 +355,18 @@ export function execute(op: u32): void {
       else writeMem(seg, off, sz, regRead(EAX, sz));
       break;
     }
-    case 0xa4: stringOp(0, 0); extraRetired = stringIterations - 1; break;
-    case 0xa5: stringOp(0, opSz()); extraRetired = stringIterations - 1; break;
-    case 0xa6: stringOp(1, 0); extraRetired = stringIterations - 1; break;
-    case 0xa7: stringOp(1, opSz()); extraRetired = stringIterations - 1; break;
+    case 0xa4: stringOp(0, 0); break;
+    case 0xa5: stringOp(0, opSz()); break;
+    case 0xa6: stringOp(1, 0); break;
+    case 0xa7: stringOp(1, opSz()); break;
     case 0xa8: aluOp(4, reg8(EAX), fetch8(), 0); break;
     case 0xa9: { const sz = opSz(); aluOp(4, regRead(EAX, sz), fetchImm(sz), sz); break; }
-    case 0xaa: stringOp(2, 0); extraRetired = stringIterations - 1; break;
-    case 0xab: stringOp(2, opSz()); extraRetired = stringIterations - 1; break;
-    case 0xac: stringOp(3, 0); extraRetired = stringIterations - 1; break;
-    case 0xad: stringOp(3, opSz()); extraRetired = stringIterations - 1; break;
-    case 0xae: stringOp(4, 0); extraRetired = stringIterations - 1; break;
-    case 0xaf: stringOp(4, opSz()); extraRetired = stringIterations - 1; break;
+    case 0xaa: stringOp(2, 0); break;
+    case 0xab: stringOp(2, opSz()); break;
+    case 0xac: stringOp(3, 0); break;
+    case 0xad: stringOp(3, opSz()); break;
+    case 0xae: stringOp(4, 0); break;
+    case 0xaf: stringOp(4, opSz()); break;
 
     case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
       setReg8(op & 7, fetch8());
@@ -506,7 +504,7 @@ export function execute(op: u32): void {
     case 0xf4:
       if (protectedMode && curCpl() != 0) raiseFault(13, 0);
       store<u32>(STATE_BASE + S_HALTED, 1);
-      haltRequested = true;
+      gEvents |= EV_HALTED;
       break;
     case 0xf5: materializeFlags(); gFlags ^= F_CF; break;
     case 0xf6: case 0xf7: group3(op == 0xf6 ? 0 : opSz()); break;
@@ -518,7 +516,7 @@ export function execute(op: u32): void {
       break;
     case 0xfb:
       if (protectedMode && (v86Mode ? iopl() < 3 : curCpl() > iopl())) raiseFault(13, 0);
-      if (!(gFlags & F_IF)) inhibitInterrupts = true;
+      if (!(gFlags & F_IF)) gEvents |= EV_INHIBIT;
       gFlags |= F_IF;
       break;
     case 0xfc: gFlags &= ~F_DF; break;

@@ -9,17 +9,18 @@ import {
   S_A20_MASK, S_TRIPLE_FAULTS, S_END, S_SHADOW, RAM_BASE, MAX_RAM, DIRTY_BASE, HARVEST_BASE,
   EXIT_BUDGET, EXIT_HALT, EXIT_TRIPLE_FAULT, EXIT_STOP, EXIT_HALT_NO_IF, S_PAT_LO, S_PAT_HI,
 } from "./layout";
-import { gEip, gFlags, gIcount, reg32, setReg32, ESP, EDX, F_IF, F_TF } from "./state";
+import {
+  gEip, gFlags, gIcount, gEvents, reg32, setReg32, ESP, EDX, F_IF, F_TF, EV_IRQ, EV_NMI, EV_INHIBIT,
+  EV_HALTED, EV_STOP,
+} from "./state";
 import { ccOp } from "./flags";
 import { insnEip, insnEsp } from "./fault";
 import { syncModes, syncOut } from "./cpu";
 import { memorySyncIn, markDirtyRange, tlbFlushAll, tlbDropWrites } from "./memory";
-import { step, extraRetired, haltRequested, inhibitInterrupts } from "./exec";
+import { step } from "./exec";
 import { deliverInterrupt } from "./transfer";
 import { hostIntAck } from "./host";
 import * as Cpuid from "./cpuid";
-
-let stopRequested: bool = false;
 
 export function init(ramBytes: u32): u32 {
   if (ramBytes & 0xfff || ramBytes < 0x100000 || ramBytes > MAX_RAM) return 1;
@@ -87,13 +88,17 @@ function syncIn(): void {
   ccOp = 0;
   memorySyncIn();
   syncModes();
-  inhibitInterrupts = load<u32>(STATE_BASE + S_SHADOW) != 0;
   gIcount = load<u64>(STATE_BASE + S_ICOUNT);
+  gEvents =
+    (load<u32>(STATE_BASE + S_INTR) ? EV_IRQ : 0) |
+    (load<u32>(STATE_BASE + S_NMI) ? EV_NMI : 0) |
+    (load<u32>(STATE_BASE + S_SHADOW) ? EV_INHIBIT : 0) |
+    (load<u32>(STATE_BASE + S_HALTED) ? EV_HALTED : 0);
 }
 
 function exitWith(reason: u32): u32 {
   syncOut();
-  store<u32>(STATE_BASE + S_SHADOW, inhibitInterrupts ? 1 : 0);
+  store<u32>(STATE_BASE + S_SHADOW, (gEvents & EV_INHIBIT) ? 1 : 0);
   store<u64>(STATE_BASE + S_ICOUNT, gIcount);
   return reason;
 }
@@ -136,60 +141,74 @@ function tripleFault(): u32 {
 }
 
 // Takes a pending NMI or external interrupt if the CPU accepts one now.
-// Returns true if one was delivered.
-function serviceInterrupts(): bool {
-  if (load<u32>(STATE_BASE + S_NMI)) {
+function serviceInterrupts(): void {
+  if (gEvents & EV_NMI) {
+    gEvents &= ~EV_NMI;
     store<u32>(STATE_BASE + S_NMI, 0);
-    store<u32>(STATE_BASE + S_HALTED, 0);
-    insnEip = gEip;
-    insnEsp = reg32(ESP);
+    wake();
     deliverInterrupt(2, -1, false);
-    return true;
+    return;
   }
-  if (load<u32>(STATE_BASE + S_INTR) && (gFlags & F_IF)) {
+  if ((gEvents & EV_IRQ) && (gFlags & F_IF)) {
     const vec = hostIntAck();
-    if (vec < 0) return false;
-    store<u32>(STATE_BASE + S_HALTED, 0);
+    if (vec < 0) return;
+    wake();
+    deliverInterrupt(<u32>vec, -1, false);
+  }
+}
+
+function wake(): void {
+  store<u32>(STATE_BASE + S_HALTED, 0);
+  gEvents &= ~EV_HALTED;
+  insnEip = gEip;
+  insnEsp = reg32(ESP);
+}
+
+const KEEP_RUNNING: u32 = 0xffffffff;
+
+// The slow part of an instruction boundary: interrupts, HLT, stop requests
+// and single-stepping. Returns an exit reason, or KEEP_RUNNING.
+function atBoundary(): u32 {
+  if (gEvents & EV_STOP) {
+    gEvents &= ~EV_STOP;
+    return exitWith(EXIT_STOP);
+  }
+  if (gEvents & EV_INHIBIT) gEvents &= ~EV_INHIBIT;
+  else if (gEvents & (EV_IRQ | EV_NMI)) serviceInterrupts();
+  if (gEvents & EV_HALTED) return exitWith((gFlags & F_IF) ? EXIT_HALT : EXIT_HALT_NO_IF);
+  if (gFlags & F_TF) {
+    // Single-step: run one instruction here, then trap with DR6.BS.
     insnEip = gEip;
     insnEsp = reg32(ESP);
-    deliverInterrupt(<u32>vec, -1, false);
-    return true;
+    step();
+    gIcount++;
+    const a = STATE_BASE + S_DR + 24;
+    store<u32>(a, load<u32>(a) | 0x4000);
+    insnEip = gEip;
+    insnEsp = reg32(ESP);
+    deliverInterrupt(1, -1, false);
   }
-  return false;
+  return KEEP_RUNNING;
 }
 
 export function run(budget: u32): u32 {
   syncIn();
-  stopRequested = false;
   if (load<i32>(STATE_BASE + S_FAULT_VEC) >= 0) {
     if (!deliverPendingFault()) return tripleFault();
   }
   const end: u64 = gIcount + <u64>budget;
   while (gIcount < end) {
-    if (inhibitInterrupts) inhibitInterrupts = false;
-    else if (load<u32>(STATE_BASE + S_INTR) | load<u32>(STATE_BASE + S_NMI)) serviceInterrupts();
-    if (load<u32>(STATE_BASE + S_HALTED)) {
-      return exitWith((gFlags & F_IF) ? EXIT_HALT : EXIT_HALT_NO_IF);
+    if (gEvents | (gFlags & F_TF)) {
+      const r = atBoundary();
+      if (r != KEEP_RUNNING) return r;
+      if (gIcount >= end) break;
     }
     insnEip = gEip;
     insnEsp = reg32(ESP);
-    const trap = gFlags & F_TF;
-    haltRequested = false;
     step();
-    gIcount += 1 + <u64>extraRetired;
-    if (trap) singleStepTrap();
-    if (haltRequested) return exitWith((gFlags & F_IF) ? EXIT_HALT : EXIT_HALT_NO_IF);
-    if (stopRequested) return exitWith(EXIT_STOP);
+    gIcount++;
   }
   return exitWith(EXIT_BUDGET);
-}
-
-function singleStepTrap(): void {
-  const a = STATE_BASE + S_DR + 24;
-  store<u32>(a, load<u32>(a) | 0x4000); // DR6.BS
-  insnEip = gEip;
-  insnEsp = reg32(ESP);
-  deliverInterrupt(1, -1, false);
 }
 
 export function faultPending(): u32 {
@@ -197,15 +216,18 @@ export function faultPending(): u32 {
 }
 
 export function requestStop(): void {
-  stopRequested = true;
+  gEvents |= EV_STOP;
 }
 
 export function setIrq(level: u32): void {
   store<u32>(STATE_BASE + S_INTR, level ? 1 : 0);
+  if (level) gEvents |= EV_IRQ;
+  else gEvents &= ~EV_IRQ;
 }
 
 export function setNmi(): void {
   store<u32>(STATE_BASE + S_NMI, 1);
+  gEvents |= EV_NMI;
 }
 
 export function getFlags(): u32 {

@@ -63,6 +63,15 @@ export let gEip: u32 = 0;
 export let gFlags: u32 = 2;
 export let gIcount: u64 = 0; // instructions retired, mirrored at S_ICOUNT
 
+// Things the run loop must look at before the next instruction. The loop
+// tests this one word (and EFLAGS.TF) instead of each condition.
+export let gEvents: u32 = 0;
+export const EV_IRQ: u32 = 1; // INTR line asserted
+export const EV_NMI: u32 = 2;
+export const EV_INHIBIT: u32 = 4; // STI / MOV SS: no interrupt before the next instruction
+export const EV_HALTED: u32 = 8; // HLT executed, waiting for an interrupt
+export const EV_STOP: u32 = 16; // the host asked run() to return
+
 @inline export function reg32(r: u32): u32 {
   return load<u32>(STATE_BASE + S_REGS + (r << 2));
 }

@@ -1,7 +1,7 @@
 // String instructions (MOVS CMPS STOS LODS SCAS INS OUTS) with REP prefixes.
 // A repeated instruction runs in chunks: when the chunk ends with work left,
 // EIP goes back to the instruction so interrupts can be taken in between.
-import { gEip, gFlags, reg32, setReg32, reg16, setReg16, ECX, ESI, EDI, EAX, ES, DS, F_DF } from "./state";
+import { gEip, gFlags, gIcount, reg32, setReg32, reg16, setReg16, ECX, ESI, EDI, EAX, ES, DS, F_DF } from "./state";
 import {
   addrSize32, repPrefix, segOverride, readMem, writeMem, regRead, regWrite,
 } from "./cpu";
@@ -12,8 +12,6 @@ import { ioIn, ioOut, checkIoPermission } from "./io";
 
 const CHUNK: u32 = 4096;
 
-// Iterations executed by the last string instruction (counted as instructions).
-export let stringIterations: u32 = 0;
 
 @inline function counter(): u32 {
   return addrSize32 ? reg32(ECX) : reg16(ECX);
@@ -37,7 +35,6 @@ export function stringOp(kind: u32, sz: u32): void {
   const srcSeg: u32 = segOverride >= 0 ? <u32>segOverride : DS;
   if (kind >= 5) checkIoPermission(reg16(2), size);
   if (repPrefix == 0) {
-    stringIterations = 1;
     once(kind, sz, step, srcSeg);
     return;
   }
@@ -55,7 +52,8 @@ export function stringOp(kind: u32, sz: u32): void {
       if ((repPrefix == 0xf3 && zf == 0) || (repPrefix == 0xf2 && zf != 0)) break;
     }
   }
-  stringIterations = n == 0 ? 1 : n;
+  // Each iteration counts as an instruction retired; the run loop adds one.
+  if (n > 1) gIcount += <u64>(n - 1);
 }
 
 function once(kind: u32, sz: u32, step: u32, srcSeg: u32): void {
