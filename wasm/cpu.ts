@@ -26,6 +26,10 @@ const SEGX_WRITE: u32 = 2;
 const SEGX_EXPAND_DOWN: u32 = 4;
 const SEGX_BIG: u32 = 8;
 const SEG_CHECK_BASE: u32 = STATE_BASE + 0x200; // derived, 6 u32, not saved
+// Per segment, u64: one past the last offset a plain expand-up access may touch
+// (0 when every access must take the full check).
+const SEG_FAST_READ: u32 = STATE_BASE + 0x240;
+const SEG_FAST_WRITE: u32 = STATE_BASE + 0x270;
 
 export function segmentChanged(seg: u32): void {
   const acc = segAccess(seg);
@@ -44,6 +48,9 @@ export function segmentChanged(seg: u32): void {
   // Real and V86 mode check only limits: every segment, CS included, is readable and writable.
   if (!protectedMode || v86Mode) x |= SEGX_READ | SEGX_WRITE;
   store<u32>(SEG_CHECK_BASE + seg * 4, x);
+  const end: u64 = (x & SEGX_EXPAND_DOWN) ? 0 : <u64>segLimit(seg) + 1;
+  store<u64>(SEG_FAST_READ + seg * 8, (x & SEGX_READ) ? end : 0);
+  store<u64>(SEG_FAST_WRITE + seg * 8, (x & SEGX_WRITE) ? end : 0);
   if (seg == CS) {
     code32 = (acc & 0x4000) != 0 && protectedMode && !v86Mode;
     csBase = segBase(CS);
@@ -129,7 +136,13 @@ export function fetch32(): u32 {
 // ---- segment checks ----
 
 // Linear address of a size-byte access at seg:off, or a #GP/#SS fault.
-export function segLinear(seg: u32, off: u32, size: u32, write: bool): u32 {
+@inline export function segLinear(seg: u32, off: u32, size: u32, write: bool): u32 {
+  const end = load<u64>((write ? SEG_FAST_WRITE : SEG_FAST_READ) + seg * 8);
+  if (<u64>off + <u64>size <= end) return segBase(seg) + off;
+  return segLinearChecked(seg, off, size, write);
+}
+
+function segLinearChecked(seg: u32, off: u32, size: u32, write: bool): u32 {
   const x = load<u32>(SEG_CHECK_BASE + seg * 4);
   const need = write ? SEGX_WRITE : SEGX_READ;
   const limit = segLimit(seg);

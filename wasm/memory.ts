@@ -294,9 +294,19 @@ export function linRead32With(lin: u32, bit: u32): u32 {
   return readSlow8(lin, tlbReadBit);
 }
 @inline export function linRead16(lin: u32): u32 {
+  const i = (lin >>> 12) & (TLB_ENTRIES - 1);
+  const tag = load<u32>(TLB_TAGS + i * 4);
+  if (((tag ^ lin) & 0xfffff000) == 0 && (tag & tlbReadBit) != 0 && (lin & 0xfff) != 0xfff) {
+    return <u32>load<u16>(load<u32>(TLB_DELTA + i * 4) + lin);
+  }
   return linRead16With(lin, tlbReadBit);
 }
 @inline export function linRead32(lin: u32): u32 {
+  const i = (lin >>> 12) & (TLB_ENTRIES - 1);
+  const tag = load<u32>(TLB_TAGS + i * 4);
+  if (((tag ^ lin) & 0xfffff000) == 0 && (tag & tlbReadBit) != 0 && (lin & 0xfff) <= 0xffc) {
+    return load<u32>(load<u32>(TLB_DELTA + i * 4) + lin);
+  }
   return linRead32With(lin, tlbReadBit);
 }
 
@@ -342,10 +352,18 @@ function writePhysN(phys: u32, size: u32, v: u32): void {
   else writeSlow8(lin, v, tlbWriteBit);
 }
 @inline export function linWrite16(lin: u32, v: u32): void {
-  linWriteWith(lin, 2, v, tlbWriteBit);
+  const i = (lin >>> 12) & (TLB_ENTRIES - 1);
+  const tag = load<u32>(TLB_TAGS + i * 4);
+  if (((tag ^ lin) & 0xfffff000) == 0 && (tag & tlbWriteBit) != 0 && (lin & 0xfff) != 0xfff) {
+    store<u16>(load<u32>(TLB_DELTA + i * 4) + lin, <u16>v);
+  } else linWriteWith(lin, 2, v, tlbWriteBit);
 }
 @inline export function linWrite32(lin: u32, v: u32): void {
-  linWriteWith(lin, 4, v, tlbWriteBit);
+  const i = (lin >>> 12) & (TLB_ENTRIES - 1);
+  const tag = load<u32>(TLB_TAGS + i * 4);
+  if (((tag ^ lin) & 0xfffff000) == 0 && (tag & tlbWriteBit) != 0 && (lin & 0xfff) <= 0xffc) {
+    store<u32>(load<u32>(TLB_DELTA + i * 4) + lin, v);
+  } else linWriteWith(lin, 4, v, tlbWriteBit);
 }
 
 // Checks that a write of size bytes at lin would succeed (for read-modify-write
