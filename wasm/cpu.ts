@@ -53,6 +53,7 @@ export function segmentChanged(seg: u32): void {
   store<u64>(SEG_FAST_WRITE + seg * 8, (x & SEGX_WRITE) ? end : 0);
   if (seg == CS) {
     code32 = (acc & 0x4000) != 0 && protectedMode && !v86Mode;
+    prefixSeen = true; // the default operand and address sizes changed
     csBase = segBase(CS);
     csLimit = segLimit(CS);
   } else if (seg == SS) {
@@ -368,14 +369,18 @@ export function pop32(): u32 {
   return opSize32 ? 2 : 1;
 }
 
-export function resetDecoder(): void {
+// True once a prefix changed the decoder state; only then must it be reset.
+export let prefixSeen: bool = true;
+
+@inline export function resetDecoder(): void {
+  if (prefixSeen) resetPrefixes();
+}
+
+export function resetPrefixes(): void {
+  prefixSeen = false;
   opSize32 = code32;
   addrSize32 = code32;
   segOverride = -1;
   repPrefix = 0;
   lockPrefix = false;
-}
-
-export function flushAllCaches(): void {
-  tlbFlushAll();
 }

@@ -11,7 +11,7 @@ import {
   modRm, modIsReg, eaSeg, eaOff, fetch8, fetch16, fetch32, fetchImm, decodeModrm, rmRead, rmWrite,
   rmReadForWrite, regRead, regWrite, push16, push32, pushOp, pop16, pop32, popOp, opSz, readMem,
   readMem8, readMem16, readMem32, writeMem, writeMem16, dataSeg, stackPointer, setStackPointer,
-  stackOffset, stack32, probeWriteMem, segLinear, resetDecoder, csLimit,
+  stackOffset, stack32, probeWriteMem, segLinear, resetDecoder, csLimit, prefixSeen,
 } from "./cpu";
 import { pmArpl } from "./protected";
 import {
@@ -36,6 +36,7 @@ export function step(): void {
 
 // After a prefix: the next byte is another prefix or the opcode.
 function afterPrefix(): void {
+  prefixSeen = true;
   if (gEip - insnEip >= 15) raiseFault(13, 0);
   const op = fetch8();
   if (lockPrefix) checkLock(op);
