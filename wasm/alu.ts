@@ -6,7 +6,7 @@ import {
 } from "./state";
 import {
   setCC, getCF, getAF, materializeFlags, sizeMask, sizeSign, K_ADD, K_ADC, K_SUB, K_SBB, K_LOGIC,
-  K_INC, K_DEC, K_SHIFT,
+  K_INC, K_DEC, K_SHIFT, ccOp,
 } from "./flags";
 import { raiseFault, NO_ERROR_CODE } from "./fault";
 
@@ -29,17 +29,21 @@ export function aluOp(op: u32, a: u32, b: u32, sz: u32): u32 {
 }
 
 // INC/DEC leave CF alone, so the current CF is pinned into gFlags first.
+// CF must be in gFlags before INC/DEC; it already is after INC/DEC/shifts.
+@inline function pinCarry(): void {
+  const kind = ccOp >> 2;
+  if (kind >= K_ADD && kind <= K_LOGIC) gFlags = (gFlags & ~F_CF) | getCF();
+}
+
 export function incOp(a: u32, sz: u32): u32 {
-  const cf = getCF();
-  gFlags = (gFlags & ~F_CF) | cf;
+  pinCarry();
   const r = (a + 1) & sizeMask(sz);
   setCC(K_INC, sz, r, a, 1);
   return r;
 }
 
 export function decOp(a: u32, sz: u32): u32 {
-  const cf = getCF();
-  gFlags = (gFlags & ~F_CF) | cf;
+  pinCarry();
   const r = (a - 1) & sizeMask(sz);
   setCC(K_DEC, sz, r, a, 1);
   return r;

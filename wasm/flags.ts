@@ -118,36 +118,39 @@ export function setCFValue(cf: u32): void {
 // logic ops (the usual producers for a branch) the answer comes straight from
 // the operands.
 export function testCondition(cc: u32): bool {
-  const kind = ccOp >> 2;
-  if (kind == K_SUB) {
-    const sz = ccOp & 3;
+  const op = ccOp;
+  if (op != 0) {
+    const kind = op >> 2;
+    const sz = op & 3;
     const m = sizeMask(sz);
-    const a = ccA & m;
-    const b = ccB & m;
-    const sh: u32 = 32 - (8 << sz);
+    const sub = cc >> 1;
     let r: bool;
-    switch (cc >> 1) {
-      case 1: r = a < b; break;
-      case 2: r = a == b; break;
-      case 3: r = a <= b; break;
-      case 6: r = <i32>(a << sh) < <i32>(b << sh); break;
-      case 7: r = <i32>(a << sh) <= <i32>(b << sh); break;
-      default: return testConditionSlow(cc);
-    }
-    return (cc & 1) ? !r : r;
-  }
-  if (kind == K_LOGIC) {
-    const sz = ccOp & 3;
-    const res = ccRes & sizeMask(sz);
-    const neg = (res & sizeSign(sz)) != 0;
-    let r: bool;
-    switch (cc >> 1) {
-      case 0: case 1: r = false; break;
-      case 2: case 3: r = res == 0; break;
-      case 4: case 6: r = neg; break;
-      case 7: r = res == 0 || neg; break;
-      default: return testConditionSlow(cc);
-    }
+    if (sub == 2) {
+      r = (ccRes & m) == 0; // ZF follows the result for every lazy kind
+    } else if (sub == 4) {
+      r = (ccRes & sizeSign(sz)) != 0;
+    } else if (kind == K_SUB) {
+      const a = ccA & m;
+      const b = ccB & m;
+      const sh: u32 = 32 - (8 << sz);
+      switch (sub) {
+        case 1: r = a < b; break;
+        case 3: r = a <= b; break;
+        case 6: r = <i32>(a << sh) < <i32>(b << sh); break;
+        case 7: r = <i32>(a << sh) <= <i32>(b << sh); break;
+        default: return testConditionSlow(cc);
+      }
+    } else if (kind == K_LOGIC) {
+      const res = ccRes & m;
+      const neg = (res & sizeSign(sz)) != 0;
+      switch (sub) {
+        case 0: case 1: r = false; break;
+        case 3: r = res == 0; break;
+        case 6: r = neg; break;
+        case 7: r = res == 0 || neg; break;
+        default: return testConditionSlow(cc);
+      }
+    } else return testConditionSlow(cc);
     return (cc & 1) ? !r : r;
   }
   return testConditionSlow(cc);
