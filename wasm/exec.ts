@@ -554,10 +554,10 @@ function loadFarPointer(seg: u32): void {
 export { loadFarPointer };
 
 function softInterrupt(vec: u32, trapLike: bool): void {
-  // In V86 mode INT n needs IOPL 3; INT3 and INTO as well.
-  if (v86Mode && iopl() < 3) raiseFault(13, 0);
+  // In V86 mode INT n needs IOPL 3; INT3 and INTO do not (SDM INT pseudo-code:
+  // "VM = 1 and IOPL < 3 and INT n"): they go through the IDT, gate DPL 3 required.
+  if (v86Mode && iopl() < 3 && !trapLike) raiseFault(13, 0);
   deliverInterrupt(vec, NO_ERROR_CODE, true);
-  void trapLike;
 }
 
 function pusha(): void {
