@@ -27,7 +27,7 @@ import {
 import { exec0F } from "./exec0f";
 
 
-export function step(): void {
+@inline export function step(): void {
   resetDecoder();
   execute(fetch8());
   // 16-bit code: IP wraps, so an instruction ending at offset FFFF continues at 0000.

@@ -94,13 +94,63 @@ export function getOF(): u32 {
 }
 
 // Writes the computed arithmetic flags into gFlags and forgets the lazy op.
+// Computed in one pass (no getter calls): rotates, PUSHF and CLC/STC call this often.
 export function materializeFlags(): u32 {
-  if (ccOp != 0) {
-    const f =
-      getCF() | (getPF() << 2) | (getAF() << 4) | (getZF() << 6) | (getSF() << 7) | (getOF() << 11);
-    gFlags = (gFlags & ~F_ARITH) | f;
-    ccOp = 0;
+  const op = ccOp;
+  if (op == 0) return gFlags;
+  const kind = op >> 2;
+  const sz = op & 3;
+  const m = sizeMask(sz);
+  const sign = sizeSign(sz);
+  const res = ccRes & m;
+  const a = ccA & m;
+  const b = ccB & m;
+  let f: u32 = (res == 0 ? F_ZF : 0) | ((res & sign) != 0 ? F_SF : 0) |
+    ((popcnt<u32>(res & 0xff) & 1) != 0 ? 0 : F_PF);
+  let cf: u32 = 0;
+  let ovf: bool = false;
+  let af: bool = ((a ^ b ^ res) & 0x10) != 0;
+  switch (kind) {
+    case K_ADD:
+      cf = res < a ? 1 : 0;
+      ovf = ((a ^ res) & (b ^ res) & sign) != 0;
+      break;
+    case K_ADC: {
+      const cin = (res - a - b) & m;
+      cf = (cin ? res <= a : res < a) ? 1 : 0;
+      ovf = ((a ^ res) & (b ^ res) & sign) != 0;
+      break;
+    }
+    case K_SUB:
+      cf = a < b ? 1 : 0;
+      ovf = ((a ^ b) & (a ^ res) & sign) != 0;
+      break;
+    case K_SBB: {
+      const cin = (a - b - res) & m;
+      cf = (cin ? a <= b : a < b) ? 1 : 0;
+      ovf = ((a ^ b) & (a ^ res) & sign) != 0;
+      break;
+    }
+    case K_LOGIC:
+      af = false;
+      break;
+    case K_INC:
+      cf = gFlags & F_CF;
+      ovf = ((a ^ res) & (b ^ res) & sign) != 0;
+      break;
+    case K_DEC:
+      cf = gFlags & F_CF;
+      ovf = ((a ^ b) & (a ^ res) & sign) != 0;
+      break;
+    default: // K_SHIFT: CF, OF and AF are already in gFlags
+      cf = gFlags & F_CF;
+      ovf = (gFlags & F_OF) != 0;
+      af = (gFlags & F_AF) != 0;
+      break;
   }
+  f |= cf | (ovf ? F_OF : 0) | (af ? F_AF : 0);
+  gFlags = (gFlags & ~F_ARITH) | f;
+  ccOp = 0;
   return gFlags;
 }
 
