@@ -54,37 +54,79 @@ export interface MsrResultSlot {
 }
 
 /**
+ * Error.stackTraceLimit while wasm runs: a guest exception unwinds the core by
+ * a trap, and V8 builds a RuntimeError for it; without a stack that costs
+ * about 6 µs per exception instead of 13 µs. Host code called from the core
+ * gets the normal limit back, so its own errors keep their stacks.
+ */
+export const CORE_STACK_TRACE_LIMIT = 0;
+let hostStackTraceLimit = Error.stackTraceLimit;
+
+/** Runs fn (a call into the core) with stack capture off; returns its result. */
+export function withoutStackTraces<T>(fn: () => T): T {
+  const saved = Error.stackTraceLimit;
+  hostStackTraceLimit = saved;
+  Error.stackTraceLimit = CORE_STACK_TRACE_LIMIT;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = saved;
+  }
+}
+
+// Wraps a host handler so errors it throws have stacks even inside a core call.
+function withHostStacks<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
+  return (...args: A): R => {
+    const saved = Error.stackTraceLimit;
+    Error.stackTraceLimit = hostStackTraceLimit;
+    try {
+      return handler(...args);
+    } finally {
+      Error.stackTraceLimit = saved;
+    }
+  };
+}
+
+/**
  * The "env" import object of the wasm module. It reads `current()` on every
  * call so the host can be swapped after the module is instantiated.
  */
 export function buildImports(current: () => CoreHost, slot: MsrResultSlot): WebAssembly.Imports {
+  const env = buildEnv(current, slot);
+  for (const name of Object.keys(env)) {
+    if (name !== "abort") env[name] = withHostStacks(env[name]!);
+  }
+  return { env };
+}
+
+type ImportFunction = (...args: number[]) => number | void;
+
+function buildEnv(current: () => CoreHost, slot: MsrResultSlot): Record<string, ImportFunction> {
   return {
-    env: {
-      ioIn: (port: number, size: number) => current().ioIn(port >>> 0, asAccessSize(size)) >>> 0,
-      ioOut: (port: number, size: number, value: number) =>
-        current().ioOut(port >>> 0, asAccessSize(size), value >>> 0),
-      mmioRead: (addr: number, size: number) =>
-        current().mmioRead(addr >>> 0, asAccessSize(size)) >>> 0,
-      mmioWrite: (addr: number, size: number, value: number) =>
-        current().mmioWrite(addr >>> 0, asAccessSize(size), value >>> 0),
-      msrRead: (index: number) => {
-        const value = current().msrRead(index >>> 0);
-        if (value === undefined) return 0;
-        slot.storeMsrValue(value);
-        return 1;
-      },
-      msrWrite: (index: number, lo: number, hi: number) => {
-        const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-        return current().msrWrite(index >>> 0, value) ? 1 : 0;
-      },
-      intAck: () => current().intAck() | 0,
-      readTsc: () => current().readTsc(),
-      // AssemblyScript's runtime abort (only reachable in builds with assertions).
-      abort: (msg: number, file: number, line: number, column: number) => {
-        throw new Error(
-          `hive86 core aborted (message @${msg}, file @${file}, line ${line}, column ${column})`,
-        );
-      },
+    ioIn: (port: number, size: number) => current().ioIn(port >>> 0, asAccessSize(size)) >>> 0,
+    ioOut: (port: number, size: number, value: number) =>
+      current().ioOut(port >>> 0, asAccessSize(size), value >>> 0),
+    mmioRead: (addr: number, size: number) =>
+      current().mmioRead(addr >>> 0, asAccessSize(size)) >>> 0,
+    mmioWrite: (addr: number, size: number, value: number) =>
+      current().mmioWrite(addr >>> 0, asAccessSize(size), value >>> 0),
+    msrRead: (index: number) => {
+      const value = current().msrRead(index >>> 0);
+      if (value === undefined) return 0;
+      slot.storeMsrValue(value);
+      return 1;
+    },
+    msrWrite: (index: number, lo: number, hi: number) => {
+      const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      return current().msrWrite(index >>> 0, value) ? 1 : 0;
+    },
+    intAck: () => current().intAck() | 0,
+    readTsc: () => current().readTsc(),
+    // AssemblyScript's runtime abort (only reachable in builds with assertions).
+    abort: (msg: number, file: number, line: number, column: number) => {
+      throw new Error(
+        `hive86 core aborted (message @${msg}, file @${file}, line ${line}, column ${column})`,
+      );
     },
   };
 }

@@ -1,6 +1,6 @@
 // The TypeScript face of the wasm core: loads it, wires the exit boundary,
 // and runs it, turning the core's fault traps back into ordinary control flow.
-import { buildImports, completeHost, type CoreHost } from "./core-host.ts";
+import { buildImports, completeHost, withoutStackTraces, type CoreHost } from "./core-host.ts";
 import { restoreCpuState, saveCpuState, type CpuState, type StateBlock } from "./cpu-state.ts";
 import { GuestMemory } from "./guest-memory.ts";
 import { readLayout, type Layout } from "./layout.ts";
@@ -136,10 +136,9 @@ export class Core implements StateBlock {
   /**
    * Runs up to `budget` instructions. A guest exception traps out of wasm
    * (the core's longjmp); we catch it and call run() again, which delivers
-   * the exception first. A trap builds a JS RuntimeError with a captured
-   * stack: measured ~18 µs per guest exception in Node 20 on the dev box
-   * (tests/core/core-run.test.ts prints it), so fault-heavy guests (e.g.
-   * demand paging) pay for it; we keep the global Error.stackTraceLimit as is.
+   * the exception first. V8 builds a RuntimeError for each trap; stack
+   * capture is off while the core runs (see withoutStackTraces), which
+   * halves the cost (tests/core/core-run.test.ts prints it).
    */
   run(budget: number): ExitReason {
     if (!Number.isSafeInteger(budget) || budget < 0 || budget > RUN_BUDGET_LIMIT) {
@@ -150,7 +149,7 @@ export class Core implements StateBlock {
     let remaining = budget;
     for (;;) {
       try {
-        return this.exitReason(this.exports.run(remaining));
+        return this.exitReason(withoutStackTraces(() => this.exports.run(remaining)));
       } catch (error) {
         if (!(error instanceof WebAssembly.RuntimeError) || this.exports.faultPending() === 0) {
           throw error;

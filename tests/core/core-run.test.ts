@@ -104,6 +104,25 @@ describe("Core", () => {
     console.log(`fault trap round trip: ${microsPerFault.toFixed(2)} µs per guest exception`);
   });
 
+  it("keeps the stack of an error thrown by a host handler during run()", async () => {
+    function failingPortHandler(): void {
+      throw new Error("device failed");
+    }
+    // out 0x80, al ; hlt
+    const core = await coreWithRom([0xe6, 0x80, 0xf4], { ioOut: failingPortHandler });
+    const limitBefore = Error.stackTraceLimit;
+    let caught: unknown;
+    try {
+      core.run(100);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect((caught as Error).message).toBe("device failed");
+    expect((caught as Error).stack).toContain("failingPortHandler");
+    expect(Error.stackTraceLimit).toBe(limitBefore);
+  });
+
   it("uses all-ones for unclaimed ports and passes sizes to the host", async () => {
     const seen: Array<[number, number]> = [];
     // mov dx, 0x1234; in al, dx; mov bl, al; in ax, dx; mov cx, ax; in eax, dx; hlt
