@@ -141,6 +141,24 @@ export class Core implements StateBlock {
    * halves the cost (tests/core/core-run.test.ts prints it).
    */
   run(budget: number): ExitReason {
+    return this.runSlice(budget, false) as ExitReason;
+  }
+
+  /**
+   * Like run(), but returns "fault" at the first guest exception instead of
+   * delivering it. The exception stays pending (pendingFault() says which)
+   * and the next run() delivers it.
+   */
+  runUntilFault(budget: number): ExitReason | "fault" {
+    return this.runSlice(budget, true);
+  }
+
+  /** Vector of the exception waiting for delivery, or -1. */
+  pendingFault(): number {
+    return this.readU32(this.layout.S_FAULT_VEC) | 0;
+  }
+
+  private runSlice(budget: number, stopOnFault: boolean): ExitReason | "fault" {
     if (!Number.isSafeInteger(budget) || budget < 0 || budget > RUN_BUDGET_LIMIT) {
       throw new RangeError(`run budget must be an integer in [0, 2^32), got ${budget}`);
     }
@@ -154,6 +172,7 @@ export class Core implements StateBlock {
         if (!(error instanceof WebAssembly.RuntimeError) || this.exports.faultPending() === 0) {
           throw error;
         }
+        if (stopOnFault) return "fault";
         // Each trap also uses one unit of budget so a guest that faults in a
         // loop without retiring anything still returns to the host.
         traps++;

@@ -2,51 +2,32 @@
 // checksum found with QEMU and exits through isa-debug-exit, with dirty
 // tracking on (harvested every slice) as well as off. Speed is not tested
 // here; that is `npm run bench`.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   EXPECTED_CHECKSUM,
   EXPECTED_EXIT_VALUE,
   runCpuMix,
 } from "../../tools/bench/cpu-mix-runner.ts";
+import { assemble } from "../helpers/nasm.ts";
 
 const SOURCE = join(import.meta.dirname, "programs", "cpu-mix.asm");
 const BUDGET = 500_000_000; // ~4x what the program needs
-const tmp = mkdtempSync(join(tmpdir(), "hive86-cpu-mix-"));
-
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function assemble(defines: string[]): Uint8Array {
-  const out = join(tmp, `cpu-mix${defines.join("")}.rom`);
-  try {
-    execFileSync("nasm", ["-f", "bin", ...defines, "-o", out, SOURCE], { stdio: "pipe" });
-  } catch (error) {
-    const e = error as { code?: string; stderr?: Buffer };
-    if (e.code === "ENOENT") {
-      throw new Error("nasm is not installed: run `sh tools/setup/ensure-tools.sh nasm`");
-    }
-    throw new Error(`nasm failed: ${e.stderr?.toString() ?? String(error)}`);
-  }
-  return new Uint8Array(readFileSync(out));
-}
 
 describe("cpu-mix benchmark program", () => {
   it("is a 64 KiB ROM image", () => {
-    expect(assemble([]).length).toBe(0x10000);
+    expect(assemble(SOURCE).length).toBe(0x10000);
   });
 
   for (const [variant, defines] of [
-    ["protected mode + paging (the benchmark)", []],
-    ["real-mode development variant", ["-DREALMODE"]],
+    ["protected mode + paging (the benchmark)", {}],
+    ["real-mode development variant", { REALMODE: 1 }],
   ] as const) {
     it(
       `${variant}: prints the checksum and exits, tracking off and on`,
       { timeout: 180_000 },
       async () => {
-        const rom = assemble([...defines]);
+        const rom = assemble(SOURCE, defines);
         const off = await runCpuMix({ rom, dirtyTracking: false, maxInstructions: BUDGET });
         expect({ output: off.output, exit: off.exitValue }).toEqual({
           output: EXPECTED_CHECKSUM,

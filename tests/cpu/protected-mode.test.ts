@@ -2,13 +2,13 @@
 // (tests/cpu/programs/*.asm) that start in real mode at 0000:8000, report
 // through the debug console (port 0xE9) and exit through port 0xF4.
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Core, type ExitReason } from "../../src/core/core.ts";
+import type { Core, ExitReason } from "../../src/core/core.ts";
+import { bootGuest } from "../helpers/guest.ts";
 import { assemble } from "../helpers/nasm.ts";
 
 const PROGRAMS = join(import.meta.dirname, "programs");
-const LOAD_AT = 0x8000;
+const BUDGET = 50_000_000;
 
 interface Outcome {
   reason: ExitReason;
@@ -25,40 +25,21 @@ interface RunOptions {
 
 async function runProgram(name: string, options: RunOptions = {}): Promise<Outcome> {
   const image = assemble(join(PROGRAMS, name), options.defines ?? {});
-  let output = "";
-  let exitCode: number | undefined;
-  const core: Core = await Core.create({
+  const guest = await bootGuest(image, {
     ramBytes: 8 * 1024 * 1024,
-    // HIVE86_WASM: run against another build of the core than build/hive86.wasm.
-    wasm: process.env.HIVE86_WASM ? readFileSync(process.env.HIVE86_WASM) : undefined,
     host: {
-      ioOut(port, _size, value) {
-        if (port === 0xe9) output += String.fromCharCode(value & 0xff);
-        else if (port === 0xf4) {
-          exitCode = value & 0xff;
-          core.requestStop();
-        }
-      },
       intAck() {
-        core.setIrq(false);
+        guest.core.setIrq(false);
         return options.irq ?? -1;
       },
     },
   });
-  core.memory.write(LOAD_AT, image);
-  core.setRealModeSegment("cs", 0);
-  core.setReg("eip", LOAD_AT);
-  let reason: ExitReason = "budget";
-  let irqSent = false;
-  for (let i = 0; i < 50 && reason === "budget"; i++) {
-    reason = core.run(1_000_000);
-    if (reason === "halt" && options.irq !== undefined && !irqSent) {
-      irqSent = true;
-      core.setIrq(true);
-      reason = "budget";
-    }
+  let reason = guest.runToStop(BUDGET);
+  if (reason === "halt" && options.irq !== undefined) {
+    guest.core.setIrq(true);
+    reason = guest.runToStop(BUDGET);
   }
-  return { reason, output, exitCode, core };
+  return { reason, output: guest.output(), exitCode: guest.stops.at(-1), core: guest.core };
 }
 
 describe("protected mode", () => {

@@ -74,17 +74,9 @@ main:
     ; user access to a supervisor page from ring 3 -> #PF(5)
     mov dword [PT + 0x35 * 4], 0x35000 | 3      ; supervisor only
     invlpg [0x35000]
-    mov dword [tss_main + 4], 0x80000
-    mov dword [tss_main + 8], SEL_DATA0
-    mov ax, SEL_TSS
-    ltr ax
+    LOAD_TSS
     EXPECT .t5
-    push dword SEL_DATA3 | 3
-    push dword 0x70000
-    push dword 0x2
-    push dword SEL_CODE3 | 3
-    push dword .user
-    iretd
+    IRET_TO_RING3 .user, 0x2
 .user:
     mov eax, [ss:0x35000]
     jmp $
@@ -92,12 +84,7 @@ main:
     EXPECT .t6
     mov eax, [0x35000]
     PUTS "SUPOK "
-    push dword SEL_DATA3 | 3
-    push dword 0x70000
-    push dword 0x2
-    push dword SEL_CODE3 | 3
-    push dword .user2
-    iretd
+    IRET_TO_RING3 .user2, 0x2
 .user2:
     mov dword [ss:0x30000], 0      ; user write to a read-only page -> #PF(7)
     jmp $

@@ -3,10 +3,7 @@
 %include "pm-common.inc"
 main:
     ; TSS: ring-0 stack
-    mov dword [tss_main + 4], 0x80000
-    mov dword [tss_main + 8], SEL_DATA0
-    mov ax, SEL_TSS
-    ltr ax
+    LOAD_TSS
     str bx
     PUTHEX ebx, 4
     PUTC ' '
@@ -23,12 +20,7 @@ main:
     mov [saved_esp0], esp
     EXPECT after41
     ; IRET to ring 3 with DS still the ring-0 selector: it must become null
-    push dword SEL_DATA3 | 3      ; SS
-    push dword 0x70000            ; ESP
-    push dword 0x202              ; EFLAGS (IF)
-    push dword SEL_CODE3 | 3      ; CS
-    push dword ring3
-    iretd
+    IRET_TO_RING3 ring3, 0x202            ; EFLAGS: IF
 
 ring3:
     mov ax, ds
@@ -53,12 +45,7 @@ ring3b:
 after41:
     call report
     EXPECT done
-    push dword SEL_DATA3 | 3
-    push dword 0x70000
-    push dword 0x202
-    push dword SEL_CODE3 | 3
-    push dword ring3b
-    iretd
+    IRET_TO_RING3 ring3b, 0x202
 
 done:
     NOEXPECT

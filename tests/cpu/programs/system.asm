@@ -41,17 +41,9 @@ main:
     retf
 .r:
     PUTS "RETF "
-    mov dword [tss_main + 4], 0x80000
-    mov dword [tss_main + 8], SEL_DATA0
-    mov ax, SEL_TSS
-    ltr ax
+    LOAD_TSS
     EXPECT .t4
-    push dword SEL_DATA3 | 3
-    push dword 0x70000
-    push dword 0x2
-    push dword SEL_CODE3 | 3
-    push dword .user
-    iretd
+    IRET_TO_RING3 .user, 0x2
 .user:
     pushfd
     pop eax

@@ -1,5 +1,19 @@
 ; Hardware task switches: JMP to a TSS, CALL through a task gate, IRET back (NT).
 %include "pm-common.inc"
+
+; The type bytes of both TSS descriptors (the busy bit), then a space.
+%macro PUT_TSS_TYPES 0
+    PUTHEX [gdt + SEL_TSS + 5], 2
+    PUTHEX [gdt + SEL_TSS2 + 5], 2
+    PUTC ' '
+%endmacro
+
+; CR0.TS (8 when set).
+%macro PUT_CR0_TS 0
+    mov eax, cr0
+    and eax, 8
+    PUTHEX eax, 1
+%endmacro
 main:
     mov ax, SEL_TSS
     ltr ax
@@ -25,9 +39,7 @@ main:
     str ax
     PUTHEX eax, 4
     PUTC ' '
-    PUTHEX [gdt + SEL_TSS + 5], 2
-    PUTHEX [gdt + SEL_TSS2 + 5], 2
-    PUTC ' '
+    PUT_TSS_TYPES
     call SEL_TGATE:0
     PUTS "A3 "
     pushfd
@@ -35,12 +47,8 @@ main:
     and eax, 0x4000
     PUTHEX eax, 4
     PUTC ' '
-    PUTHEX [gdt + SEL_TSS + 5], 2
-    PUTHEX [gdt + SEL_TSS2 + 5], 2
-    PUTC ' '
-    mov eax, cr0
-    and eax, 8
-    PUTHEX eax, 1
+    PUT_TSS_TYPES
+    PUT_CR0_TS
     ; a 16-bit TSS
     mov word [tss16 + 0x0e], task16             ; IP
     mov word [tss16 + 0x10], 2                  ; FLAGS
@@ -87,12 +95,8 @@ taskb:
     str ax
     PUTHEX eax, 4
     PUTC ' '
-    PUTHEX [gdt + SEL_TSS + 5], 2
-    PUTHEX [gdt + SEL_TSS2 + 5], 2
-    PUTC ' '
-    mov eax, cr0
-    and eax, 8
-    PUTHEX eax, 1
+    PUT_TSS_TYPES
+    PUT_CR0_TS
     PUTC ' '
     clts
     jmp SEL_TSS:0
@@ -104,7 +108,5 @@ taskb:
     PUTC ' '
     PUTHEX [tss_two], 4
     PUTC ' '
-    PUTHEX [gdt + SEL_TSS + 5], 2
-    PUTHEX [gdt + SEL_TSS2 + 5], 2
-    PUTC ' '
+    PUT_TSS_TYPES
     iretd

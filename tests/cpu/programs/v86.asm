@@ -4,10 +4,7 @@
 V86CS equ 0x0800
 %define V86(x) ((x) - $$ + BASE - V86CS * 16)
 main:
-    mov dword [tss_main + 4], 0x80000
-    mov dword [tss_main + 8], SEL_DATA0
-    mov ax, SEL_TSS
-    ltr ax
+    LOAD_TSS
     SET_IDT 0x42, int42, 0xee
     SET_IDT 3, int3h, 0xee        ; INT3 is not IOPL-sensitive in V86 mode
     EXPECT got_gp
