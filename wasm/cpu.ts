@@ -189,12 +189,12 @@ function segFault(seg: u32, write: bool): void {
 }
 
 // sz: 0 = byte, 1 = word, 2 = dword
-export function readMem(seg: u32, off: u32, sz: u32): u32 {
+@inline export function readMem(seg: u32, off: u32, sz: u32): u32 {
   if (sz == 0) return readMem8(seg, off);
   if (sz == 1) return readMem16(seg, off);
   return readMem32(seg, off);
 }
-export function writeMem(seg: u32, off: u32, sz: u32, v: u32): void {
+@inline export function writeMem(seg: u32, off: u32, sz: u32, v: u32): void {
   if (sz == 0) writeMem8(seg, off, v);
   else if (sz == 1) writeMem16(seg, off, v);
   else writeMem32(seg, off, v);
@@ -213,16 +213,17 @@ export function probeReadMem(seg: u32, off: u32, size: u32): void {
   return segOverride >= 0 ? <u32>segOverride : def;
 }
 
-export function decodeModrm(): void {
+@inline export function decodeModrm(): void {
   const m = fetch8();
   modrm = m;
   modReg = (m >> 3) & 7;
   modRm = m & 7;
+  if (m >= 0xc0) modIsReg = true;
+  else decodeMemoryOperand(m);
+}
+
+function decodeMemoryOperand(m: u32): void {
   const mod = m >> 6;
-  if (mod == 3) {
-    modIsReg = true;
-    return;
-  }
   modIsReg = false;
   if (addrSize32) decodeEa32(mod, m & 7);
   else decodeEa16(mod, m & 7);
@@ -277,7 +278,7 @@ function decodeEa32(mod: u32, rm: u32): void {
 }
 
 // Operand of size sz named by the r/m field.
-export function rmRead(sz: u32): u32 {
+@inline export function rmRead(sz: u32): u32 {
   if (modIsReg) {
     if (sz == 0) return reg8(modRm);
     if (sz == 1) return reg16(modRm);
@@ -286,7 +287,7 @@ export function rmRead(sz: u32): u32 {
   return readMem(eaSeg, eaOff, sz);
 }
 
-export function rmWrite(sz: u32, v: u32): void {
+@inline export function rmWrite(sz: u32, v: u32): void {
   if (modIsReg) {
     if (sz == 0) setReg8(modRm, v);
     else if (sz == 1) setReg16(modRm, v);
@@ -301,13 +302,13 @@ export function rmReadForWrite(sz: u32): u32 {
   return readMem(eaSeg, eaOff, sz);
 }
 
-export function regRead(r: u32, sz: u32): u32 {
+@inline export function regRead(r: u32, sz: u32): u32 {
   if (sz == 0) return reg8(r);
   if (sz == 1) return reg16(r);
   return reg32(r);
 }
 
-export function regWrite(r: u32, sz: u32, v: u32): void {
+@inline export function regWrite(r: u32, sz: u32, v: u32): void {
   if (sz == 0) setReg8(r, v);
   else if (sz == 1) setReg16(r, v);
   else setReg32(r, v);
