@@ -143,6 +143,11 @@ export function fetch32(): u32 {
   return segLinearChecked(seg, off, size, write);
 }
 
+// True when size bytes at seg:off pass the plain expand-up check; never faults.
+@inline export function segRangeOk(seg: u32, off: u32, size: u32, write: bool): bool {
+  return <u64>off + <u64>size <= load<u64>((write ? SEG_FAST_WRITE : SEG_FAST_READ) + seg * 8);
+}
+
 function segLinearChecked(seg: u32, off: u32, size: u32, write: bool): u32 {
   const x = load<u32>(SEG_CHECK_BASE + seg * 4);
   const need = write ? SEGX_WRITE : SEGX_READ;

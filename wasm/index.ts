@@ -10,7 +10,7 @@ import {
   EXIT_BUDGET, EXIT_HALT, EXIT_TRIPLE_FAULT, EXIT_STOP, EXIT_HALT_NO_IF, S_PAT_LO, S_PAT_HI,
 } from "./layout";
 import {
-  gEip, gFlags, gIcount, gEvents, reg32, setReg32, ESP, EDX, F_IF, F_TF, EV_IRQ, EV_NMI, EV_INHIBIT,
+  gEip, gFlags, gIcount, gRunEnd, gEvents, reg32, setReg32, ESP, EDX, F_IF, F_TF, EV_IRQ, EV_NMI, EV_INHIBIT,
   EV_HALTED, EV_STOP,
 } from "./state";
 import { ccOp } from "./flags";
@@ -197,6 +197,7 @@ export function run(budget: u32): u32 {
     if (!deliverPendingFault()) return tripleFault();
   }
   const end: u64 = gIcount + <u64>budget;
+  gRunEnd = end;
   while (gIcount < end) {
     if (gEvents | (gFlags & F_TF)) {
       const r = atBoundary();

@@ -384,6 +384,22 @@ export function linProbeRead(lin: u32, size: u32): void {
   }
 }
 
+// Host address of the byte at lin, translating on a TLB miss (which may fault,
+// as the access itself would); 0 when the page is not plain RAM for this access.
+export function hostAddressForRead(lin: u32): u32 {
+  const h = tlbHost(lin, tlbReadBit);
+  if (h) return h;
+  translate(lin, false, isUser(tlbReadBit));
+  return tlbHost(lin, tlbReadBit);
+}
+
+export function hostAddressForWrite(lin: u32): u32 {
+  const h = tlbHost(lin, tlbWriteBit);
+  if (h) return h;
+  translate(lin, true, isUser(tlbWriteBit));
+  return tlbHost(lin, tlbWriteBit);
+}
+
 // ---- instruction fetch cache: the linear page EIP is in ----
 
 export let fetchPage: u32 = 1; // linear page address, or 1 when invalid

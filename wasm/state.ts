@@ -62,6 +62,7 @@ export const CR4_PSE: u32 = 16;
 export let gEip: u32 = 0;
 export let gFlags: u32 = 2;
 export let gIcount: u64 = 0; // instructions retired, mirrored at S_ICOUNT
+export let gRunEnd: u64 = 0; // run() returns when gIcount reaches this
 
 // Things the run loop must look at before the next instruction. The loop
 // tests this one word (and EFLAGS.TF) instead of each condition.

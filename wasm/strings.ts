@@ -1,10 +1,12 @@
 // String instructions (MOVS CMPS STOS LODS SCAS INS OUTS) with REP prefixes.
 // A repeated instruction runs in chunks: when the chunk ends with work left,
 // EIP goes back to the instruction so interrupts can be taken in between.
-import { gEip, gFlags, gIcount, reg32, setReg32, reg16, setReg16, ECX, ESI, EDI, EAX, ES, DS, F_DF } from "./state";
+import { gEip, gFlags, gIcount, gRunEnd, reg32, setReg32, reg16, setReg16, ECX, ESI, EDI, EAX, ES, DS, F_DF } from "./state";
 import {
-  addrSize32, repPrefix, segOverride, readMem, writeMem, regRead, regWrite,
+  addrSize32, repPrefix, segOverride, readMem, writeMem, regRead, regWrite, segLinear,
+  segRangeOk,
 } from "./cpu";
+import { hostAddressForRead, hostAddressForWrite } from "./memory";
 import { aluOp } from "./alu";
 import { getZF } from "./flags";
 import { insnEip } from "./fault";
@@ -38,9 +40,13 @@ export function stringOp(kind: u32, sz: u32): void {
     once(kind, sz, step, srcSeg);
     return;
   }
+  // Iterations count as instructions, so a chunk also ends with run()'s budget.
+  const left: u64 = gRunEnd > gIcount ? gRunEnd - gIcount : 1;
+  const chunk: u32 = left < <u64>CHUNK ? <u32>left : CHUNK;
   let n: u32 = 0;
+  if ((kind == 0 || kind == 2) && addrSize32 && step == size) n = bulkForward(kind, sz, srcSeg, chunk);
   while (counter() != 0) {
-    if (n == CHUNK) {
+    if (n >= chunk) {
       gEip = insnEip; // resume later
       break;
     }
@@ -54,6 +60,50 @@ export function stringOp(kind: u32, sz: u32): void {
   }
   // Each iteration counts as an instruction retired; the run loop adds one.
   if (n > 1) gIcount += <u64>(n - 1);
+}
+
+// REP MOVS / REP STOS going up with 32-bit addressing: whole runs inside one
+// source page and one destination page of RAM are copied or filled at once.
+// Returns the iterations done; the element loop finishes whatever is left
+// (page-crossing elements, MMIO, overlapping copies, the last few).
+function bulkForward(kind: u32, sz: u32, srcSeg: u32, chunk: u32): u32 {
+  const size: u32 = 1 << sz;
+  let done: u32 = 0;
+  while (done < chunk) {
+    const count = reg32(ECX);
+    const edi = reg32(EDI);
+    const dstLin = segLinear(ES, edi, size, true);
+    let n = min(count, min(chunk - done, (0x1000 - (dstLin & 0xfff)) >> sz));
+    let srcLin: u32 = 0;
+    const esi = reg32(ESI);
+    if (kind == 0) {
+      srcLin = segLinear(srcSeg, esi, size, false);
+      n = min(n, (0x1000 - (srcLin & 0xfff)) >> sz);
+    }
+    if (n < 2) break;
+    const bytes = n << sz;
+    // Whole-range segment checks; a failure leaves the rest to the element loop.
+    if (!segRangeOk(ES, edi, bytes, true)) break;
+    if (kind == 0 && !segRangeOk(srcSeg, esi, bytes, false)) break;
+    const src = kind == 0 ? hostAddressForRead(srcLin) : 0;
+    if (kind == 0 && src == 0) break;
+    const dst = hostAddressForWrite(dstLin);
+    if (dst == 0) break;
+    if (kind == 0) {
+      if (dst > src && dst < src + bytes) break; // forward overlap: element semantics differ
+      memory.copy(dst, src, bytes);
+      setReg32(ESI, esi + bytes);
+    } else {
+      const v = regRead(EAX, sz);
+      if (sz == 0) memory.fill(dst, <u8>v, bytes);
+      else if (sz == 1) for (let i: u32 = 0; i < bytes; i += 2) store<u16>(dst + i, <u16>v);
+      else for (let i: u32 = 0; i < bytes; i += 4) store<u32>(dst + i, v);
+    }
+    setReg32(EDI, edi + bytes);
+    setReg32(ECX, count - n);
+    done += n;
+  }
+  return done;
 }
 
 function once(kind: u32, sz: u32, step: u32, srcSeg: u32): void {

@@ -104,6 +104,18 @@ describe("Core", () => {
     console.log(`fault trap round trip: ${microsPerFault.toFixed(2)} µs per guest exception`);
   });
 
+  it("stops inside a REP instruction when the budget ends there", async () => {
+    // mov cx, 100 ; xor di, di ; rep stosb ; hlt  (each REP iteration counts as an instruction)
+    const core = await coreWithRom([0xb9, 0x64, 0x00, 0x31, 0xff, 0xf3, 0xaa, 0xf4]);
+    const before = core.instructionCount(); // the reset vector's far jump
+    expect(core.run(1)).toBe("budget");
+    expect(core.run(4)).toBe("budget"); // mov, xor, then two iterations
+    expect(core.instructionCount() - before).toBe(5);
+    expect(core.getReg("cx")).toBe(98);
+    expect(core.run(1000)).toBe("halt-no-if");
+    expect(core.getReg("cx")).toBe(0);
+  });
+
   it("keeps the stack of an error thrown by a host handler during run()", async () => {
     function failingPortHandler(): void {
       throw new Error("device failed");
