@@ -115,13 +115,17 @@ export function fetch16(): u32 {
   return lo | (fetch8() << 8);
 }
 
-export function fetch32(): u32 {
+@inline export function fetch32(): u32 {
   const eip = gEip;
   const lin = csBase + eip;
   if ((lin & 0xfffff000) == fetchPage && (lin & 0xfff) <= 0xffc && eip + 3 <= csLimit && eip <= 0xfffffffc) {
     gEip = eip + 4;
     return load<u32>(fetchDelta + lin);
   }
+  return fetch32Slow();
+}
+
+function fetch32Slow(): u32 {
   const b0 = fetch8();
   const b1 = fetch8();
   const b2 = fetch8();
