@@ -149,7 +149,10 @@ export async function benchCpuMix(options: BenchOptions): Promise<BenchResult> {
   const total = options.warmup + options.runs;
   for (let i = 0; i < total; i++) {
     const timed = i >= options.warmup;
-    for (const samples of [modes.off, modes.on]) {
+    // Alternate which mode goes first so neither gains from running second
+    // (warmer caches, later JIT tier); paired ratios then cancel drift.
+    const order = i % 2 === 0 ? [modes.off, modes.on] : [modes.on, modes.off];
+    for (const samples of order) {
       const label = `${samples.dirtyTracking ? "tracking on" : "tracking off"}, run ${i + 1}/${total}`;
       const result = await runCpuMix({
         wasm: options.wasm,
