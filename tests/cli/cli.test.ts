@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseSize } from "../../src/cli/size.ts";
 import { buildHelloRom } from "../fixtures/hello-rom.ts";
+import { assemble } from "../helpers/nasm.ts";
 
 const BIN = join(import.meta.dirname, "../../bin/hive86.mjs");
 const workDir = mkdtempSync(join(tmpdir(), "hive86-cli-"));
@@ -31,6 +32,21 @@ describe("hive86 CLI", () => {
     expect(report.instructions).toBeGreaterThan(20);
     expect(typeof report.mips).toBe("number");
     expect(typeof report.seconds).toBe("number");
+  });
+
+  it("runs the README's example ROM (examples/hello.asm) with its POST codes", () => {
+    const rom = romFile(
+      "example.rom",
+      assemble(join(import.meta.dirname, "../../examples/hello.asm")),
+    );
+    const run = hive86("run", "--bios", rom, "--debugcon", "-");
+    expect(run.stdout).toBe("Hello from hive86\n");
+    expect(run.status).toBe(67);
+    expect(JSON.parse(run.stderr.trim())).toMatchObject({
+      reason: "debug-exit",
+      exitStatus: 67,
+      postCode: 2,
+    });
   });
 
   it("writes debugcon output to a file and stops at --max-insns", () => {
