@@ -1,16 +1,16 @@
 // Decoder state, segmented memory access, instruction fetch, ModR/M decoding
 // and the stack: the building blocks every instruction handler uses.
-import { STATE_BASE, S_EIP, S_FLAGS, S_CPL, SEG_ACCESS } from "./layout";
+import { STATE_BASE, S_EIP, S_FLAGS, S_CPL } from "./layout";
 import {
-  gEip, gFlags, reg32, setReg32, reg16, setReg16, reg8, setReg8, segAddr, segBase, segLimit,
-  segAccess, CS, SS, DS, ES, ESP, EBP, ESI, EDI, EBX, F_VM, cr0, CR0_PE,
+  gEip, gFlags, reg32, setReg32, reg16, setReg16, reg8, setReg8, segBase, segLimit, segAccess, CS,
+  SS, DS, ESP, EBP, ESI, EDI, EBX, F_VM, cr0, CR0_PE,
 } from "./state";
 import {
   linRead8, linRead16, linRead32, linWrite8, linWrite16, linWrite32, linProbeWrite, linProbeRead,
-  fetchPage, fetchDelta, fetchRefill, setUserMode, memorySyncIn, tlbFlushAll,
+  fetchPage, fetchDelta, fetchRefill, setUserMode,
 } from "./memory";
-import { raiseFault, NO_ERROR_CODE } from "./fault";
-import { materializeFlags, ccOp } from "./flags";
+import { raiseFault } from "./fault";
+import { materializeFlags } from "./flags";
 
 // ---- derived mode (recomputed by syncModes) ----
 export let protectedMode: bool = false;

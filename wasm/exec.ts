@@ -2,22 +2,22 @@
 // (0F xx) is in exec0f.ts.
 import { STATE_BASE, S_CPL, S_HALTED, S_CR0 } from "./layout";
 import {
-  gEip, gFlags, gEvents, EV_INHIBIT, EV_HALTED, reg32, setReg32, reg16, setReg16, reg8, setReg8, segSel, ES, CS, SS, DS, FS, GS,
-  EAX, ECX, EDX, EBX, ESP, EBP, F_CF, F_IF, F_DF, F_TF, F_AC, F_ID, F_RF, F_VM, F_IOPL, F_NT,
-  F_ARITH, CR0_EM, CR0_TS,
+  gEip, gFlags, gEvents, EV_INHIBIT, EV_HALTED, reg32, setReg32, reg16, setReg16, reg8, setReg8,
+  segSel, ES, CS, SS, DS, FS, GS, EAX, ECX, EDX, EBX, ESP, EBP, F_CF, F_IF, F_DF, F_RF, F_VM,
+  F_IOPL, CR0_EM, CR0_TS,
 } from "./state";
 import {
-  code32, protectedMode, v86Mode, opSize32, addrSize32, segOverride, repPrefix, lockPrefix, modReg,
-  modRm, modIsReg, eaSeg, eaOff, fetch8, fetch16, fetch32, fetchImm, decodeModrm, rmRead, rmWrite,
-  rmReadForWrite, regRead, regWrite, push16, push32, pushOp, pop16, pop32, popOp, opSz, readMem,
-  readMem8, readMem16, readMem32, writeMem, writeMem16, dataSeg, stackPointer, setStackPointer,
-  stackOffset, stack32, probeWriteMem, segLinear, resetDecoder, csLimit, prefixSeen,
+  code32, protectedMode, v86Mode, opSize32, addrSize32, segOverride, repPrefix, lockPrefix,
+  modReg, modRm, modIsReg, eaSeg, eaOff, fetch8, fetch16, fetch32, fetchImm, decodeModrm, rmRead,
+  rmWrite, rmReadForWrite, regRead, regWrite, push16, push32, pushOp, pop16, pop32, popOp, opSz,
+  readMem, readMem8, readMem16, readMem32, writeMem, dataSeg, stackPointer, setStackPointer,
+  stackOffset, stack32, segLinear, resetDecoder, csLimit, prefixSeen,
 } from "./cpu";
 import { pmArpl } from "./protected";
 import {
   aluOp, incOp, decOp, negOp, shiftOp, mulOp, divOp, imulTrunc, daa, das, aaa, aas, aam, aad,
 } from "./alu";
-import { setCC, getCF, materializeFlags, testCondition, K_LOGIC } from "./flags";
+import { getCF, materializeFlags, testCondition } from "./flags";
 import { raiseFault, NO_ERROR_CODE, insnEip } from "./fault";
 import { stringOp } from "./strings";
 import { ioIn, ioOut, checkIoPermission } from "./io";
@@ -25,7 +25,7 @@ import {
   loadSegment, farJump, farCall, farReturn, interruptReturn, deliverInterrupt, writeFlagsReal,
 } from "./transfer";
 import { exec0F } from "./exec0f";
-
+import { pusha, popa, bound, enter } from "./ops-stack";
 
 @inline export function step(): void {
   resetDecoder();
@@ -558,76 +558,6 @@ function softInterrupt(vec: u32, trapLike: bool): void {
   // "VM = 1 and IOPL < 3 and INT n"): they go through the IDT, gate DPL 3 required.
   if (v86Mode && iopl() < 3 && !trapLike) raiseFault(13, 0);
   deliverInterrupt(vec, NO_ERROR_CODE, true);
-}
-
-function pusha(): void {
-  const sz: u32 = opSize32 ? 4 : 2;
-  const sp = stackPointer();
-  const top = stack32 ? sp - 8 * sz : (sp - 8 * sz) & 0xffff;
-  // Each push wraps at the 16-bit stack boundary on its own, so probe every slot.
-  for (let r: u32 = 0; r < 8; r++) {
-    probeWriteMem(SS, stack32 ? sp - (r + 1) * sz : (sp - (r + 1) * sz) & 0xffff, sz);
-  }
-  for (let r: u32 = 0; r < 8; r++) {
-    const v = r == ESP ? sp : reg32(r);
-    const off = stack32 ? sp - (r + 1) * sz : (sp - (r + 1) * sz) & 0xffff;
-    writeMem(SS, off, opSize32 ? 2 : 1, v);
-  }
-  setStackPointer(top);
-}
-
-function popa(): void {
-  const sz: u32 = opSize32 ? 4 : 2;
-  for (let r: i32 = 7; r >= 0; r--) {
-    const off = stackOffset((7 - <u32>r) * sz);
-    const v = readMem(SS, off, opSize32 ? 2 : 1);
-    if (<u32>r != ESP) regWrite(<u32>r, opSz(), v);
-  }
-  setStackPointer(stackOffset(8 * sz));
-}
-
-function bound(): void {
-  decodeModrm();
-  if (modIsReg) raiseFault(6, NO_ERROR_CODE);
-  if (opSize32) {
-    const idx = <i32>reg32(modReg);
-    const lo = <i32>readMem32(eaSeg, eaOff);
-    const hi = <i32>readMem32(eaSeg, eaOff + 4);
-    if (idx < lo || idx > hi) raiseFault(5, NO_ERROR_CODE);
-  } else {
-    const idx = <i32>(<i16>reg16(modReg));
-    const lo = <i32>(<i16>readMem16(eaSeg, eaOff));
-    const hi = <i32>(<i16>readMem16(eaSeg, (eaOff + 2) & (addrSize32 ? 0xffffffff : 0xffff)));
-    if (idx < lo || idx > hi) raiseFault(5, NO_ERROR_CODE);
-  }
-}
-
-function enter(): void {
-  const size = fetch16();
-  const level = fetch8() & 31;
-  const w: u32 = opSize32 ? 4 : 2;
-  const bp = stack32 ? reg32(EBP) : reg16(EBP);
-  let sp = stackPointer();
-  // Build the frame into temporaries; commit registers only when all writes succeeded.
-  sp = stack32 ? sp - w : (sp - w) & 0xffff;
-  writeMem(SS, sp, opSize32 ? 2 : 1, reg32(EBP));
-  const frame = sp;
-  let b = bp;
-  if (level > 0) {
-    for (let i: u32 = 1; i < level; i++) {
-      b = stack32 ? b - w : (b - w) & 0xffff;
-      const v = readMem(SS, b, opSize32 ? 2 : 1);
-      sp = stack32 ? sp - w : (sp - w) & 0xffff;
-      writeMem(SS, sp, opSize32 ? 2 : 1, v);
-    }
-    sp = stack32 ? sp - w : (sp - w) & 0xffff;
-    writeMem(SS, sp, opSize32 ? 2 : 1, frame);
-  }
-  sp = stack32 ? sp - size : (sp - size) & 0xffff;
-  if (size) probeWriteMem(SS, sp, 1);
-  if (opSize32) setReg32(EBP, frame);
-  else setReg16(EBP, frame);
-  setStackPointer(sp);
 }
 
 function group3(sz: u32): void {

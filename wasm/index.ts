@@ -3,15 +3,15 @@
 // the TypeScript side reads the same offsets.
 export * from "./layout";
 import {
-  STATE_BASE, S_REGS, S_EIP, S_FLAGS, S_SEGS, SEG_SIZE, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ACCESS,
+  STATE_BASE, S_EIP, S_FLAGS, S_SEGS, SEG_SIZE, SEG_SEL, SEG_BASE, SEG_LIMIT, SEG_ACCESS,
   S_GDTR_LIMIT, S_IDTR_LIMIT, S_CR0, S_DR, S_CPL, S_HALTED, S_INTR, S_NMI, S_ICOUNT, S_FAULT_VEC,
   S_FAULT_CODE, S_FAULT_DEPTH, S_DIRTY_ON, S_RAM_SIZE, S_ROM_START, S_ROM_END, S_ROM_SIZE,
   S_A20_MASK, S_TRIPLE_FAULTS, S_END, S_SHADOW, RAM_BASE, MAX_RAM, DIRTY_BASE, HARVEST_BASE,
   EXIT_BUDGET, EXIT_HALT, EXIT_TRIPLE_FAULT, EXIT_STOP, EXIT_HALT_NO_IF, S_PAT_LO, S_PAT_HI,
 } from "./layout";
 import {
-  gEip, gFlags, gIcount, gRunEnd, gEvents, reg32, setReg32, ESP, EDX, F_IF, F_TF, EV_IRQ, EV_NMI, EV_INHIBIT,
-  EV_HALTED, EV_STOP,
+  gEip, gFlags, gIcount, gRunEnd, gEvents, reg32, setReg32, ESP, EDX, F_IF, F_TF, EV_IRQ, EV_NMI,
+  EV_INHIBIT, EV_HALTED, EV_STOP,
 } from "./state";
 import { ccOp } from "./flags";
 import { insnEip, insnEsp } from "./fault";
