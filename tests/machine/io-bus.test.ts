@@ -50,3 +50,44 @@ describe("IoBus", () => {
     expect(bus.read(0x5f, 1)).toBe(0xff);
   });
 });
+
+describe("IoBus dynamic mapping", () => {
+  it("unregister frees exactly the claimed ports, which can then be claimed again", () => {
+    const bus = new IoBus();
+    const first = recorder(0x11);
+    const neighbour = recorder(0x22);
+    const claim = bus.register(0xc000, 0x20, first.handler);
+    bus.register(0xc020, 0x10, neighbour.handler);
+    expect(claim).toMatchObject({ portStart: 0xc000, count: 0x20 });
+    expect(bus.read(0xc01f, 1)).toBe(0x11);
+
+    bus.unregister(claim);
+    expect(bus.read(0xc000, 1)).toBe(0xff);
+    expect(bus.read(0xc01f, 1)).toBe(0xff);
+    expect(bus.read(0xc020, 1)).toBe(0x22); // the neighbour keeps its ports
+    expect(bus.isFree(0xc000, 0x20)).toBe(true);
+    expect(bus.isFree(0xc000, 0x21)).toBe(false);
+
+    const moved = recorder(0x33);
+    bus.register(0xc000, 0x20, moved.handler);
+    expect(bus.read(0xc010, 1)).toBe(0x33);
+    expect(first.reads).toHaveLength(1);
+  });
+
+  it("refuses to release a claim twice, so a stale handle cannot unmap a newer device", () => {
+    const bus = new IoBus();
+    const stale = bus.register(0x100, 4, recorder(0).handler);
+    bus.unregister(stale);
+    bus.register(0x100, 4, recorder(0x44).handler);
+    expect(() => bus.unregister(stale)).toThrow(/not claimed/);
+    expect(bus.read(0x102, 1)).toBe(0x44);
+  });
+
+  it("isFree checks its range like register does", () => {
+    const bus = new IoBus();
+    bus.register(0x60, 1, recorder(0).handler);
+    expect(bus.isFree(0x5f, 1)).toBe(true);
+    expect(bus.isFree(0x5f, 2)).toBe(false);
+    expect(() => bus.isFree(0xffff, 2)).toThrow(RangeError);
+  });
+});
