@@ -52,14 +52,14 @@ interface CoreExports {
   cpuidReset(): void;
   tlbFlush(): void;
   /** Live instruction count, also valid while run() executes (the state block is not). */
-  instructionsRetired?(): number;
+  instructionsRetired(): number;
 }
 
 // prettier-ignore
 const CORE_FUNCTIONS = [
   "init", "reset", "run", "faultPending", "requestStop", "setIrq", "setNmi", "getFlags",
   "setFlags", "setRom", "dirtyHarvest", "setDirtyTracking", "markDirty", "cpuidSet",
-  "cpuidReset", "tlbFlush",
+  "cpuidReset", "tlbFlush", "instructionsRetired",
 ] as const;
 
 function checkExports(exports: WebAssembly.Exports): CoreExports {
@@ -85,6 +85,7 @@ export class Core implements StateBlock {
   private host: CoreHost;
   private readonly exitReasons: ReadonlyMap<number, ExitReason>;
   private stateView: DataView;
+  private running = false;
 
   static async create(options: CoreOptions): Promise<Core> {
     const module = await compileCore(options.wasm);
@@ -102,8 +103,7 @@ export class Core implements StateBlock {
     this.exports = exports;
     this.layout = layout;
     // The default TSC is read during run(), when only the live count is current.
-    const liveCount = exports.instructionsRetired;
-    this.host = completeHost(options.host ?? {}, liveCount ?? (() => this.instructionCount()));
+    this.host = completeHost(options.host ?? {}, () => this.liveInstructionCount());
     this.exitReasons = new Map<number, ExitReason>([
       [layout.EXIT_BUDGET, "budget"],
       [layout.EXIT_HALT, "halt"],
@@ -162,6 +162,16 @@ export class Core implements StateBlock {
     if (!Number.isSafeInteger(budget) || budget < 0 || budget > RUN_BUDGET_LIMIT) {
       throw new RangeError(`run budget must be an integer in [0, 2^32), got ${budget}`);
     }
+    if (this.running) throw new Error("hive86 core: run() called from inside run()");
+    this.running = true;
+    try {
+      return this.runTrapping(budget, stopOnFault);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private runTrapping(budget: number, stopOnFault: boolean): ExitReason | "fault" {
     const start = this.instructionCount();
     let traps = 0;
     let remaining = budget;
@@ -196,6 +206,24 @@ export class Core implements StateBlock {
 
   setNmi(): void {
     this.exports.setNmi();
+  }
+
+  /**
+   * Instructions retired, exact also while run() is executing (host
+   * callbacks such as a deterministic clock read it mid-slice).
+   */
+  liveInstructionCount(): number {
+    return this.running ? this.exports.instructionsRetired() : this.instructionCount();
+  }
+
+  /** Gate A20 (port 0x92, the keyboard controller): off wraps addresses at 1 MiB. */
+  setA20(enabled: boolean): void {
+    this.writeU32(this.layout.S_A20_MASK, enabled ? 0xffffffff : 0xffefffff);
+    this.exports.tlbFlush();
+  }
+
+  a20Enabled(): boolean {
+    return this.readU32(this.layout.S_A20_MASK) === 0xffffffff;
   }
 
   instructionCount(): number {

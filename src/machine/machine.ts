@@ -1,17 +1,42 @@
-// The board, minimal for now: a core, the port I/O bus and the debug ports,
-// and a run loop that slices execution and decides when the guest is done.
+// The board: a core, the port and MMIO buses, the PC devices wired to them,
+// the one machine clock, the boot loaders, and stepping with timers. The run
+// loop (run-loop.ts) drives step() on the host's event loop; runUntilStop()
+// drives it synchronously for tests and ROMs.
 import { Core } from "../core/core.ts";
 import type { WasmSource } from "../core/wasm-source.ts";
 import { DebugPorts } from "../devices/debug-ports.ts";
+import { KeyboardController } from "../devices/kbc/device.ts";
+import { createI440fx, type I440fx } from "../devices/pci/i440fx.ts";
+import { DualPic } from "../devices/pic/device.ts";
+import { Pit8254, PIT_IRQ } from "../devices/pit/device.ts";
+import { CmosRtc, RTC_IRQ } from "../devices/rtc/device.ts";
+import { attachSystemControlA } from "../devices/system-control-a.ts";
+import { COM1_IRQ, Uart16550 } from "../devices/uart/device.ts";
+import { isBzImage, KernelImageError, loadBzImage, type LinuxBootInfo } from "./boot/bzimage.ts";
+import { pcMemoryMap, type MemoryRegion } from "./boot/memory-map.ts";
+import { isMultiboot, loadMultiboot, type MultibootLoadResult } from "./boot/multiboot.ts";
+import { setupPci, type PciSetupResult } from "./firmware/pci-setup.ts";
+import type { TimedDevice } from "./clock.ts";
+import { InstructionClock, RealtimeClock, type RunClock } from "./guest-clocks.ts";
 import { IoBus } from "./io-bus.ts";
+import { MmioBus } from "./mmio-bus.ts";
+import { RunLoop, type StepOutcome, type Steppable } from "./run-loop.ts";
+import { TimeStampCounter } from "./tsc.ts";
 
-export type StopReason = "debug-exit" | "triple-fault" | "halt" | "max-insns";
+export type StopReason = "debug-exit" | "triple-fault" | "halt" | "max-insns" | "reset";
+
+/** Realtime: guest time is host time. A number: deterministic, that many ns per instruction. */
+export type ClockMode = "realtime" | { nsPerInstruction: number };
 
 export interface MachineOptions {
   ramBytes: number;
   wasm?: WasmSource;
+  clock?: ClockMode;
+  tscHz?: number;
   /** Receives the bytes the guest writes to the debug console (port 0xE9). */
   onDebugconByte?: (byte: number) => void;
+  /** Receives what the guest transmits on COM1, a batch per CPU slice. */
+  onSerialOutput?: (bytes: Uint8Array) => void;
 }
 
 export interface RunOptions {
@@ -29,35 +54,136 @@ export interface RunResult {
   instructions: number;
 }
 
+export interface KernelOptions {
+  cmdline?: string;
+  /** Linux: the initrd. */
+  initrd?: Uint8Array;
+  /** Multiboot: modules, in order. */
+  modules?: { data: Uint8Array; cmdline: string }[];
+}
+
+export type BootInfo =
+  | { protocol: "linux"; linux: LinuxBootInfo; pci: PciSetupResult }
+  | { protocol: "multiboot"; multiboot: MultibootLoadResult; pci: PciSetupResult };
+
 const DEFAULT_SLICE = 1_000_000;
 const MAX_SLICE = 0xffffffff;
+/** Realtime slices never get shorter than this, however close the next timer. */
+const MIN_REALTIME_SLICE = 2_000;
+/** Instructions per host ns assumed before the first measurement (30 MIPS). */
+const INITIAL_RATE = 0.03;
 
-export class Machine {
+export class Machine implements Steppable {
   readonly core: Core;
   readonly io: IoBus;
+  readonly mmio: MmioBus;
+  readonly clock: RunClock;
+  readonly tsc: TimeStampCounter;
   readonly debugPorts: DebugPorts;
+  readonly pic: DualPic;
+  readonly uart: Uart16550;
+  readonly pit: Pit8254;
+  readonly rtc: CmosRtc;
+  readonly pci: I440fx;
+  readonly kbc: KeyboardController;
+  readonly memoryMap: MemoryRegion[] | null;
+  readonly loop: RunLoop;
+
+  private readonly timedDevices: TimedDevice[] = [];
+  private readonly serialOut: number[] = [];
+  private readonly onSerialOutput: (bytes: Uint8Array) => void;
+  private pendingStop: StopReason | null = null;
+  /** The guest stops once the instruction count reaches this (null: never). */
+  private instructionLimit: number | null = null;
+  /** Measured guest instructions per host nanosecond (realtime slice sizing). */
+  private rate = INITIAL_RATE;
 
   static async create(options: MachineOptions): Promise<Machine> {
     const io = new IoBus();
+    const mmio = new MmioBus();
+    // The host handlers need the devices, which need the core: bind late.
+    const late: { machine?: Machine } = {};
     const core = await Core.create({
       ramBytes: options.ramBytes,
       wasm: options.wasm,
       host: {
         ioIn: (port, size) => io.read(port, size),
         ioOut: (port, size, value) => io.write(port, size, value),
+        mmioRead: (addr, size) => mmio.read(addr, size),
+        mmioWrite: (addr, size, value) => mmio.write(addr, size, value),
+        intAck: () => late.machine!.pic.acknowledge(),
+        readTsc: () => late.machine!.tsc.read(),
+        msrRead: (index) => late.machine!.readMsr(index),
+        msrWrite: (index, value) => late.machine!.writeMsr(index, value),
       },
     });
-    return new Machine(core, io, options);
+    late.machine = new Machine(core, io, mmio, options);
+    return late.machine;
   }
 
-  private constructor(core: Core, io: IoBus, options: MachineOptions) {
+  private constructor(core: Core, io: IoBus, mmio: MmioBus, options: MachineOptions) {
     this.core = core;
     this.io = io;
+    this.mmio = mmio;
+    const mode = options.clock ?? "realtime";
+    this.clock =
+      mode === "realtime"
+        ? new RealtimeClock()
+        : new InstructionClock(() => core.liveInstructionCount(), mode.nsPerInstruction);
+    this.tsc = new TimeStampCounter(this.clock, options.tscHz);
+    this.memoryMap = options.ramBytes >= 2 * 1024 * 1024 ? pcMemoryMap(options.ramBytes) : null;
+    this.onSerialOutput = options.onSerialOutput ?? (() => {});
+
     this.debugPorts = new DebugPorts({
       onDebugconByte: options.onDebugconByte,
-      onExit: () => core.requestStop(),
+      onExit: () => this.stopGuest("debug-exit"),
     });
     this.debugPorts.attach(io);
+
+    this.pic = new DualPic();
+    this.pic.onIntr = (level) => core.setIrq(level);
+    this.pic.attach(io);
+
+    this.uart = new Uart16550({
+      irq: this.pic.line(COM1_IRQ),
+      onTransmit: (byte) => this.serialOut.push(byte),
+    });
+    this.uart.attach(io);
+
+    this.pit = new Pit8254({ clock: this.clock, irq0: this.pic.line(PIT_IRQ) });
+    this.pit.attach(io);
+    this.timedDevices.push(this.pit);
+
+    this.rtc = new CmosRtc({ clock: this.clock, irq: this.pic.line(RTC_IRQ) });
+    this.rtc.attach(io);
+    this.rtc.setMemorySize(options.ramBytes);
+    this.timedDevices.push(this.rtc);
+
+    this.pci = createI440fx({
+      io,
+      mmio,
+      isaIrq: (irq) => this.pic.line(irq),
+      onReset: () => this.stopGuest("reset"),
+    });
+
+    const resetLines = {
+      onReset: () => this.stopGuest("reset"),
+      setA20: (enabled: boolean) => core.setA20(enabled),
+      a20Enabled: () => core.a20Enabled(),
+    };
+    this.kbc = new KeyboardController(resetLines);
+    this.kbc.attach(io);
+    attachSystemControlA(io, resetLines);
+
+    this.loop = new RunLoop(this);
+  }
+
+  get realtime(): boolean {
+    return this.clock.kind === "realtime";
+  }
+
+  now(): number {
+    return this.clock.now();
   }
 
   /** Maps a firmware image to end at 1 MiB (and below 4 GiB) and resets the CPU into it. */
@@ -66,6 +192,156 @@ export class Machine {
     this.core.reset();
   }
 
+  /**
+   * Does what firmware and a boot loader would: sets up PCI (BARs, IRQ
+   * routing, the $PIR table), then loads a Linux bzImage or a Multiboot
+   * kernel and sets the CPU at its entry point. A malformed image throws
+   * KernelImageError or MultibootImageError before anything is written.
+   */
+  loadKernel(image: Uint8Array, options: KernelOptions = {}): BootInfo {
+    if (!this.memoryMap) throw new KernelImageError("a kernel needs at least 2 MiB of RAM");
+    const cmdline = options.cmdline ?? "";
+    if (isBzImage(image)) {
+      const linux = loadBzImage(
+        image,
+        { cmdline, initrd: options.initrd, memoryMap: this.memoryMap },
+        this.core,
+      );
+      return { protocol: "linux", linux, pci: this.setupFirmware() };
+    }
+    if (isMultiboot(image)) {
+      const multiboot = loadMultiboot(
+        image,
+        { cmdline, modules: options.modules, memoryMap: this.memoryMap },
+        this,
+      );
+      return { protocol: "multiboot", multiboot, pci: this.setupFirmware() };
+    }
+    throw new KernelImageError(
+      "the kernel image is neither a Linux bzImage (no HdrS setup header) " +
+        "nor a Multiboot kernel (no header with a valid checksum in its first 8 KiB)",
+    );
+  }
+
+  private setupFirmware(): PciSetupResult {
+    return setupPci({ io: this.io, memory: this.core.memory });
+  }
+
+  /** Host input for COM1 (a keyboard, a paste); wakes a halted guest. */
+  sendSerial(bytes: ArrayLike<number>): void {
+    this.uart.receive(bytes);
+    this.loop.kick();
+  }
+
+  /** Starts (or resumes) the guest on the host's event loop. */
+  start(): void {
+    this.clock.resume();
+    this.loop.start();
+  }
+
+  /** Pauses the guest at the next slice boundary; its clock stops too. */
+  async pause(): Promise<void> {
+    await this.loop.pause();
+    this.clock.pause();
+  }
+
+  /** Stops the guest ("max-insns") once `total` instructions have retired since power-on. */
+  setInstructionLimit(total: number | null): void {
+    this.instructionLimit = total;
+  }
+
+  /** Why the guest stopped by itself, or null while it can still run. */
+  get stopReason(): StopReason | null {
+    return this.pendingStop;
+  }
+
+  // ---- stepping ----
+
+  private stopGuest(reason: StopReason): void {
+    this.pendingStop ??= reason;
+    this.core.requestStop();
+  }
+
+  private advanceDevices(now: number): void {
+    for (const device of this.timedDevices) device.advance(now);
+  }
+
+  private nextDeadline(): number {
+    let deadline = Infinity;
+    for (const device of this.timedDevices) deadline = Math.min(deadline, device.nextDeadline());
+    return deadline;
+  }
+
+  private budgetFor(deadline: number, now: number, limit: number): number {
+    if (deadline === Infinity) return limit;
+    if (this.clock instanceof InstructionClock) {
+      return Math.min(limit, this.clock.instructionsUntil(deadline));
+    }
+    const wanted = Math.ceil((deadline - now) * this.rate);
+    return Math.min(limit, Math.max(MIN_REALTIME_SLICE, wanted));
+  }
+
+  private flushSerial(): void {
+    if (this.serialOut.length === 0) return;
+    const bytes = Uint8Array.from(this.serialOut);
+    this.serialOut.length = 0;
+    this.onSerialOutput(bytes);
+  }
+
+  step(maxInstructions: number): StepOutcome {
+    if (this.pendingStop) return { kind: "stopped", reason: this.pendingStop };
+    let limit = maxInstructions;
+    if (this.instructionLimit !== null) {
+      const left = this.instructionLimit - this.core.instructionCount();
+      if (left <= 0) {
+        this.pendingStop = "max-insns";
+        return { kind: "stopped", reason: this.pendingStop };
+      }
+      limit = Math.min(limit, left);
+    }
+    this.clock.resume();
+    const now = this.clock.now();
+    this.advanceDevices(now);
+    const budget = this.budgetFor(this.nextDeadline(), now, limit);
+    const startCount = this.core.instructionCount();
+    const startMs = performance.now();
+    const exit = this.core.run(budget);
+    this.measureRate(this.core.instructionCount() - startCount, performance.now() - startMs);
+    this.flushSerial();
+    if (this.pendingStop) return { kind: "stopped", reason: this.pendingStop };
+    switch (exit) {
+      case "budget":
+      case "stop":
+        return { kind: "ran" };
+      case "triple-fault":
+        return { kind: "stopped", reason: "triple-fault" };
+      case "halt-no-if":
+        return { kind: "stopped", reason: "halt" };
+      case "halt":
+        return this.idle();
+    }
+  }
+
+  // HLT with interrupts enabled: sleep until the next timer, unless one is due now.
+  private idle(): StepOutcome {
+    this.advanceDevices(this.clock.now());
+    if (this.pic.intr) return { kind: "ran" };
+    const deadline = this.nextDeadline();
+    if (deadline !== Infinity && this.clock.skipTo(deadline)) return { kind: "ran" };
+    return { kind: "idle", until: deadline };
+  }
+
+  private measureRate(instructions: number, ms: number): void {
+    if (instructions < 10_000 || ms <= 0) return;
+    const measured = instructions / (ms * 1e6);
+    this.rate = this.rate * 0.7 + measured * 0.3;
+  }
+
+  /**
+   * Runs synchronously until the guest stops or `maxInsns` instructions
+   * retired. A halted guest waits for its timers (spinning, on a realtime
+   * clock); with no timer and no interrupt it has stopped for good.
+   */
   runUntilStop(options: RunOptions): RunResult {
     const start = this.core.instructionCount();
     const slice = Math.min(options.sliceInsns ?? DEFAULT_SLICE, MAX_SLICE);
@@ -77,31 +353,26 @@ export class Machine {
         : { reason, instructions };
     };
     for (;;) {
-      if (this.debugPorts.exitStatus !== null) return result("debug-exit");
       const left = options.maxInsns - (this.core.instructionCount() - start);
-      if (left <= 0) return result("max-insns");
-      const exit = this.core.run(Math.min(slice, left));
-      if (this.debugPorts.exitStatus !== null) return result("debug-exit");
-      switch (exit) {
-        case "budget":
-        case "stop":
-          continue;
-        case "triple-fault":
-          return result("triple-fault");
-        case "halt-no-if":
-          return result("halt");
-        case "halt":
-          if (!this.waitForInterrupt()) return result("halt");
-          continue;
-      }
+      if (left <= 0 && !this.pendingStop) return result("max-insns");
+      const outcome = this.step(Math.max(1, Math.min(slice, left)));
+      if (outcome.kind === "stopped") return result(outcome.reason as StopReason);
+      if (outcome.kind === "idle" && outcome.until === Infinity) return result("halt");
     }
   }
 
-  /**
-   * HLT with interrupts enabled: the seam where timers and devices will
-   * advance the clock and raise an interrupt. Nothing can wake the CPU yet.
-   */
-  private waitForInterrupt(): boolean {
+  // ---- MSRs the core leaves to the machine ----
+
+  private readMsr(index: number): bigint | undefined {
+    void index;
+    return undefined;
+  }
+
+  private writeMsr(index: number, value: bigint): boolean {
+    if (index === 0x10) {
+      this.tsc.write(value);
+      return true;
+    }
     return false;
   }
 }

@@ -1,0 +1,56 @@
+// The guest's time-stamp counter, derived from the one machine clock at a
+// fixed rate, so it stops while the machine is paused and travels with it in
+// a snapshot. A guest WRMSR to IA32_TIME_STAMP_COUNTER becomes an offset.
+import type { MachineClock } from "./clock.ts";
+import { expectInt, expectNumber, expectObject, expectVersion } from "../devices/state-check.ts";
+
+export const TSC_STATE_VERSION = 1;
+export const DEFAULT_TSC_HZ = 1_000_000_000;
+
+export interface TscState {
+  version: typeof TSC_STATE_VERSION;
+  hz: number;
+  /** Added to clock-derived ticks (a guest WRMSR); may be negative. */
+  offset: number;
+}
+
+export class TimeStampCounter {
+  private offset = 0;
+
+  constructor(
+    private readonly clock: MachineClock,
+    readonly hz: number = DEFAULT_TSC_HZ,
+  ) {
+    if (!Number.isInteger(hz) || hz < 1_000_000 || hz > 10_000_000_000) {
+      throw new RangeError(`TSC rate must be an integer between 1 MHz and 10 GHz, got ${hz}`);
+    }
+  }
+
+  /** Ticks since the machine clock's zero, before the guest's offset. */
+  ticksAt(ns: number): number {
+    return Math.floor((ns * this.hz) / 1e9);
+  }
+
+  read(): number {
+    return Math.max(0, this.ticksAt(this.clock.now()) + this.offset);
+  }
+
+  /** WRMSR 0x10: P6 keeps only the low 32 bits written (the upper half is cleared). */
+  write(value: bigint): void {
+    this.offset = Number(value & 0xffffffffn) - this.ticksAt(this.clock.now());
+  }
+
+  save(): TscState {
+    return { version: TSC_STATE_VERSION, hz: this.hz, offset: this.offset };
+  }
+
+  restore(state: unknown): void {
+    const fields = expectObject(state, "TSC state");
+    expectVersion(fields, TSC_STATE_VERSION, "TSC state");
+    // A snapshot from a machine with another TSC rate would make guest time jump.
+    expectInt(fields, "hz", this.hz, this.hz, "TSC state");
+    const offset = expectNumber(fields, "offset", -(2 ** 53), 2 ** 53, "TSC state");
+    if (!Number.isInteger(offset)) throw new RangeError("TSC state.offset must be an integer");
+    this.offset = offset;
+  }
+}
