@@ -1,29 +1,61 @@
-// The headless runner: `hive86 run --bios ROM ...` boots a Machine in Node
-// and reports how the guest stopped. See HELP_TEXT in args.ts for the contract.
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
-import { Machine, type RunResult } from "../machine/machine.ts";
-import { HELP_TEXT, parseArgs, UsageError, type RunCommand } from "./args.ts";
+// The headless runner: `hive86 run ...` boots a Machine in Node and reports
+// how the guest stopped. See HELP_TEXT in args.ts for the contract.
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { KernelImageError } from "../machine/boot/bzimage.ts";
+import { MultibootImageError } from "../machine/boot/multiboot.ts";
+import { Machine, type ClockMode, type StopReason } from "../machine/machine.ts";
+import {
+  DEFAULT_APPEND,
+  HELP_TEXT,
+  parseArgs,
+  UsageError,
+  type ClockChoice,
+  type RunCommand,
+} from "./args.ts";
+import { ConsoleInput } from "./console-input.ts";
+import { monitorHelp, runMonitorLine } from "./monitor.ts";
 
 const EXIT_USAGE = 2;
+const EXIT_BAD_KERNEL = 3;
 const EXIT_TRIPLE_FAULT = 4;
 const EXIT_INTERNAL = 70;
 const MAX_ROM_BYTES = 256 * 1024;
 
-/** Buffers debug console bytes; flushes on newline and when full. */
+/** Where `npm run guest` puts the default guest. */
+export const DEFAULT_GUEST_DIR = fileURLToPath(new URL("../../build/guest/", import.meta.url));
+
+/** Buffers output bytes; flushes on newline, when full and on demand. */
 class ByteSink {
   private readonly fd: number;
   private readonly owned: boolean;
   private readonly buffer = new Uint8Array(4096);
   private used = 0;
 
-  constructor(target: string) {
+  constructor(
+    target: string,
+    private readonly what: string,
+  ) {
     this.owned = target !== "-";
-    this.fd = this.owned ? openSync(target, "w") : 1;
+    try {
+      this.fd = this.owned ? openSync(target, "w") : 1;
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new UsageError(`${what}: cannot open ${target}: ${reason}`);
+    }
   }
 
   push(byte: number): void {
     this.buffer[this.used++] = byte;
     if (byte === 0x0a || this.used === this.buffer.length) this.flush();
+  }
+
+  write(bytes: Uint8Array): void {
+    this.flush();
+    let written = 0;
+    while (written < bytes.length) {
+      written += writeSync(this.fd, bytes, written, bytes.length - written);
+    }
   }
 
   flush(): void {
@@ -40,14 +72,21 @@ class ByteSink {
   }
 }
 
-function readRom(path: string): Uint8Array {
-  let rom: Uint8Array;
+function openSink(target: string, what: string): ByteSink | null {
+  return target === "none" ? null : new ByteSink(target, what);
+}
+
+function readInput(path: string, option: string): Uint8Array {
   try {
-    rom = readFileSync(path);
+    return readFileSync(path);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new UsageError(`--bios: cannot read ${path}: ${reason}`);
+    throw new UsageError(`${option}: cannot read ${path}: ${reason}`);
   }
+}
+
+function readRom(path: string): Uint8Array {
+  const rom = readInput(path, "--bios");
   if (rom.length === 0 || rom.length % 4096 !== 0 || rom.length > MAX_ROM_BYTES) {
     throw new UsageError(
       `--bios: ${path} is ${rom.length} bytes; a ROM must be a multiple of 4 KiB up to 256 KiB`,
@@ -56,53 +95,145 @@ function readRom(path: string): Uint8Array {
   return rom;
 }
 
-function openSink(target: string): ByteSink {
-  try {
-    return new ByteSink(target);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new UsageError(`--debugcon: cannot open ${target}: ${reason}`);
-  }
+function clockMode(choice: ClockChoice): ClockMode {
+  return choice.kind === "realtime" ? "realtime" : { nsPerInstruction: choice.nsPerInstruction };
 }
 
-function exitStatusOf(result: RunResult): number {
-  switch (result.reason) {
+function exitStatusOf(reason: StopReason | "quit", exitStatus: number | null): number {
+  switch (reason) {
     case "debug-exit":
-      return result.exitStatus!;
+      return exitStatus!;
     case "triple-fault":
       return EXIT_TRIPLE_FAULT;
-    case "halt":
-    case "max-insns":
+    default:
       return 0;
   }
 }
 
-async function runCommand(command: RunCommand): Promise<number> {
-  const rom = readRom(command.biosPath);
-  const sink = openSink(command.debugcon);
+interface Report {
+  reason: StopReason | "quit";
+  machine: Machine;
+  instructions: number;
+  seconds: number;
+}
+
+function printReport({ reason, machine, instructions, seconds }: Report): void {
+  const exitStatus = machine.debugPorts.exitStatus;
+  const report = {
+    reason,
+    ...(reason === "debug-exit" && exitStatus !== null ? { exitStatus } : {}),
+    postCode: machine.debugPorts.lastPostCode,
+    instructions,
+    mips: seconds > 0 ? Number((instructions / seconds / 1e6).toFixed(2)) : 0,
+    seconds: Number(seconds.toFixed(3)),
+  };
+  process.stderr.write(JSON.stringify(report) + "\n");
+}
+
+async function runRom(command: RunCommand, biosPath: string): Promise<number> {
+  const rom = readRom(biosPath);
+  const debugcon = openSink(command.debugcon, "--debugcon");
   try {
     const machine = await Machine.create({
       ramBytes: command.ramBytes,
-      onDebugconByte: (byte) => sink.push(byte),
+      clock: clockMode(command.clock),
+      onDebugconByte: (byte) => debugcon?.push(byte),
     });
     machine.loadBios(rom);
     const started = performance.now();
-    const result = machine.runUntilStop({ maxInsns: command.maxInsns });
+    const result = machine.runUntilStop({ maxInsns: command.maxInsns ?? Number.MAX_SAFE_INTEGER });
+    debugcon?.flush();
     const seconds = (performance.now() - started) / 1000;
-    sink.flush();
-    const report = {
-      reason: result.reason,
-      ...(result.exitStatus !== undefined ? { exitStatus: result.exitStatus } : {}),
-      postCode: machine.debugPorts.lastPostCode,
-      instructions: result.instructions,
-      mips: seconds > 0 ? Number((result.instructions / seconds / 1e6).toFixed(2)) : 0,
-      seconds: Number(seconds.toFixed(3)),
-    };
-    process.stderr.write(JSON.stringify(report) + "\n");
-    return exitStatusOf(result);
+    printReport({ reason: result.reason, machine, instructions: result.instructions, seconds });
+    return exitStatusOf(result.reason, machine.debugPorts.exitStatus);
   } finally {
-    sink.close();
+    debugcon?.close();
   }
+}
+
+function kernelFiles(command: RunCommand): { kernel: string; initrd: string | null } {
+  if (command.kernelPath !== null)
+    return { kernel: command.kernelPath, initrd: command.initrdPath };
+  const kernel = DEFAULT_GUEST_DIR + "bzImage";
+  const initrd = DEFAULT_GUEST_DIR + "initramfs.cpio.gz";
+  if (!existsSync(kernel) || !existsSync(initrd)) {
+    throw new UsageError(
+      `the default guest is not built (${kernel} missing): run "npm run guest" first, ` +
+        `or give --kernel`,
+    );
+  }
+  return { kernel, initrd: command.initrdPath ?? initrd };
+}
+
+async function runKernel(command: RunCommand): Promise<number> {
+  const files = kernelFiles(command);
+  const kernel = readInput(files.kernel, "--kernel");
+  const initrd = files.initrd === null ? undefined : readInput(files.initrd, "--initrd");
+  const serial = openSink(command.serial, "--serial");
+  const debugcon = openSink(command.debugcon, "--debugcon");
+  const interactive = command.serial === "-";
+  const tty = interactive && process.stdin.isTTY === true;
+  // On a raw terminal a bare "\n" does not return the carriage.
+  const say = (text: string) => process.stderr.write(tty ? text.replace(/\n/g, "\r\n") : text);
+
+  const machine = await Machine.create({
+    ramBytes: command.ramBytes,
+    clock: clockMode(command.clock),
+    onDebugconByte: (byte) => debugcon?.push(byte),
+    onSerialOutput: (bytes) => serial?.write(bytes),
+  });
+  try {
+    machine.loadKernel(kernel, { cmdline: command.append ?? DEFAULT_APPEND, initrd });
+  } catch (error) {
+    if (error instanceof KernelImageError || error instanceof MultibootImageError) {
+      process.stderr.write(`hive86: ${files.kernel}: ${error.message}\n`);
+      return EXIT_BAD_KERNEL;
+    }
+    throw error;
+  }
+  if (command.maxInsns !== null) machine.setInstructionLimit(command.maxInsns);
+
+  const started = performance.now();
+  let quitRequested: (() => void) | null = null;
+  const quit = new Promise<"quit">((resolve) => (quitRequested = () => resolve("quit")));
+  const context = { machine, startedMs: started, quit: () => quitRequested!() };
+  const input = new ConsoleInput({
+    toGuest: (bytes) => machine.sendSerial(bytes),
+    monitorLine: (line) => {
+      void runMonitorLine(line, context).then((out) => out && say(out + "\n(hive86) "));
+    },
+    echo: (text) => process.stderr.write(text),
+    quit: () => quitRequested!(),
+    help: () => say("\nCtrl-A x quit, Ctrl-A c monitor, Ctrl-A a sends Ctrl-A\n"),
+    monitorToggled: (active) =>
+      say(active ? `\n[hive86 monitor]\n${monitorHelp()}\n(hive86) ` : "\n[guest console]\n"),
+  });
+  const onData = (chunk: Buffer) => input.feed(chunk);
+  if (interactive) {
+    if (tty) process.stdin.setRawMode(true);
+    process.stdin.on("data", onData);
+  }
+  const onSignal = () => quitRequested!();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  machine.start();
+  const reason = (await Promise.race([machine.loop.stopped(), quit])) as StopReason | "quit";
+  await machine.pause();
+  const seconds = (performance.now() - started) / 1000;
+
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  if (interactive) {
+    process.stdin.off("data", onData);
+    if (tty) process.stdin.setRawMode(false);
+    process.stdin.pause();
+  }
+  serial?.close();
+  debugcon?.close();
+  if (tty) process.stderr.write("\r\n");
+  printReport({ reason, machine, instructions: machine.core.instructionCount(), seconds });
+  return exitStatusOf(reason, machine.debugPorts.exitStatus);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -112,7 +243,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP_TEXT);
       return 0;
     }
-    return await runCommand(command);
+    if (command.biosPath !== null) return await runRom(command, command.biosPath);
+    return await runKernel(command);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`hive86: ${error.message}\n`);

@@ -62,12 +62,16 @@ describe("hive86 CLI", () => {
     const run = hive86("--help");
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("hive86 run --bios ROM");
+    expect(run.stdout).toContain("hive86 run --kernel FILE");
   });
 
   it.each([
     [["run", "--bogus"], /^hive86: unknown option: --bogus\n$/],
     [["frobnicate"], /unknown command: frobnicate/],
-    [["run"], /--bios ROM is required/],
+    [["run", "--bios", "x.rom", "--kernel", "k"], /--bios and --kernel exclude each other/],
+    [["run", "--bios", "x.rom", "--initrd", "i"], /--initrd needs --kernel, not --bios/],
+    [["run", "--kernel", "/nonexistent/bzImage"], /--kernel: cannot read \/nonexistent\/bzImage/],
+    [["run", "--clock", "sometimes"], /--clock: sometimes is not "realtime" or "deterministic/],
     [["run", "--bios"], /option --bios needs a value/],
     [["run", "--bios", "/nonexistent/bios.rom"], /cannot read \/nonexistent\/bios.rom: ENOENT/],
     [["run", "--bios", "x.rom", "--ram", "lots"], /--ram: not a size: lots/],

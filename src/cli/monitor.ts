@@ -1,0 +1,87 @@
+// The hive86 monitor: commands typed after Ctrl-A c in the headless runner.
+// Each command is a small function over the running machine; the table is
+// the help text.
+import type { Machine } from "../machine/machine.ts";
+
+export interface MonitorContext {
+  machine: Machine;
+  /** Host time (performance.now) when the run started. */
+  startedMs: number;
+  quit(): void;
+}
+
+interface MonitorCommand {
+  usage: string;
+  help: string;
+  run(args: string[], context: MonitorContext): Promise<string> | string;
+}
+
+function formatNs(ns: number): string {
+  return `${(ns / 1e9).toFixed(3)} s`;
+}
+
+const COMMANDS: Record<string, MonitorCommand> = {
+  help: {
+    usage: "help",
+    help: "this list",
+    run: () => monitorHelp(),
+  },
+  info: {
+    usage: "info",
+    help: "run state, guest time, instructions and speed",
+    run: (_args, { machine, startedMs }) => {
+      const hostSeconds = (performance.now() - startedMs) / 1000;
+      const instructions = machine.core.liveInstructionCount();
+      return [
+        `state: ${machine.loop.current}`,
+        `clock: ${machine.clock.kind}, guest time ${formatNs(machine.now())}`,
+        `RAM: ${machine.core.memory.ramBytes / 2 ** 20} MiB`,
+        `instructions: ${instructions} (${(instructions / hostSeconds / 1e6).toFixed(1)} MIPS ` +
+          `over ${hostSeconds.toFixed(1)} s)`,
+      ].join("\n");
+    },
+  },
+  stop: {
+    usage: "stop",
+    help: "pause the guest (its clock stops too)",
+    run: async (_args, { machine }) => {
+      await machine.pause();
+      return `paused at guest time ${formatNs(machine.now())}`;
+    },
+  },
+  cont: {
+    usage: "cont",
+    help: "resume a paused guest",
+    run: (_args, { machine }) => {
+      machine.start();
+      return "running";
+    },
+  },
+  quit: {
+    usage: "quit",
+    help: "end the run",
+    run: (_args, context) => {
+      context.quit();
+      return "";
+    },
+  },
+};
+
+export function monitorHelp(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+  return Object.values(COMMANDS)
+    .map((c) => `  ${c.usage.padEnd(width)}  ${c.help}`)
+    .join("\n");
+}
+
+/** Runs one monitor line; returns what to print (errors are returned, not thrown). */
+export async function runMonitorLine(line: string, context: MonitorContext): Promise<string> {
+  const [name, ...args] = line.trim().split(/\s+/);
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) return `unknown command: ${name} (try "help")`;
+  try {
+    return await command.run(args, context);
+  } catch (error) {
+    return `${name}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
