@@ -7,7 +7,8 @@ import {
   S_GDTR_LIMIT, S_IDTR_LIMIT, S_CR0, S_DR, S_CPL, S_HALTED, S_INTR, S_NMI, S_ICOUNT, S_FAULT_VEC,
   S_FAULT_CODE, S_FAULT_DEPTH, S_DIRTY_ON, S_RAM_SIZE, S_ROM_START, S_ROM_END, S_ROM_SIZE,
   S_A20_MASK, S_TRIPLE_FAULTS, S_END, S_SHADOW, RAM_BASE, MAX_RAM, DIRTY_BASE, HARVEST_BASE,
-  EXIT_BUDGET, EXIT_HALT, EXIT_TRIPLE_FAULT, EXIT_STOP, EXIT_HALT_NO_IF, S_PAT_LO, S_PAT_HI,
+  EXIT_BUDGET, EXIT_HALT, EXIT_TRIPLE_FAULT, EXIT_STOP, EXIT_HALT_NO_IF, EXIT_BREAKPOINT, S_PAT_LO,
+  S_PAT_HI,
 } from "./layout";
 import {
   gEip, gFlags, gIcount, gRunEnd, gEvents, reg32, setReg32, ESP, EDX, F_IF, F_TF, EV_IRQ, EV_NMI,
@@ -15,7 +16,7 @@ import {
 } from "./state";
 import { ccOp } from "./flags";
 import { insnEip, insnEsp } from "./fault";
-import { syncModes, syncOut } from "./cpu";
+import { syncModes, syncOut, csBase } from "./cpu";
 import { memorySyncIn, markDirtyRange, tlbFlushAll, tlbDropWrites } from "./memory";
 import { step } from "./exec";
 import { deliverInterrupt } from "./transfer";
@@ -204,6 +205,33 @@ export function run(budget: u32): u32 {
       if (r != KEEP_RUNNING) return r;
       if (gIcount >= end) break;
     }
+    insnEip = gEip;
+    insnEsp = reg32(ESP);
+    step();
+    gIcount++;
+  }
+  return exitWith(EXIT_BUDGET);
+}
+
+// run() with a host breakpoint: returns EXIT_BREAKPOINT before executing the
+// instruction at linear address breakLinear (CS base + EIP). A separate loop,
+// so the check costs nothing when nobody debugs.
+export function runDebug(budget: u32, breakLinear: u32): u32 {
+  syncIn();
+  if (load<i32>(STATE_BASE + S_FAULT_VEC) >= 0) {
+    if (!deliverPendingFault()) return tripleFault();
+  }
+  const end: u64 = gIcount + <u64>budget;
+  gRunEnd = end;
+  let first = true;
+  while (gIcount < end) {
+    if (gEvents | (gFlags & F_TF)) {
+      const r = atBoundary();
+      if (r != KEEP_RUNNING) return r;
+      if (gIcount >= end) break;
+    }
+    if (!first && csBase + gEip == breakLinear) return exitWith(EXIT_BREAKPOINT);
+    first = false;
     insnEip = gEip;
     insnEsp = reg32(ESP);
     step();

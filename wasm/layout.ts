@@ -80,3 +80,4 @@ export const EXIT_HALT: u32 = 1; // HLT: waiting for an interrupt
 export const EXIT_TRIPLE_FAULT: u32 = 2; // the CPU was reset by a triple fault
 export const EXIT_STOP: u32 = 3; // the host called requestStop()
 export const EXIT_HALT_NO_IF: u32 = 4; // HLT with IF=0 and no NMI: only a reset wakes it
+export const EXIT_BREAKPOINT: u32 = 5; // runDebug(): EIP reached the host's breakpoint

@@ -16,6 +16,8 @@ import {
 import { compileCore, type WasmSource } from "./wasm-source.ts";
 
 export type ExitReason = "budget" | "halt" | "triple-fault" | "stop" | "halt-no-if";
+/** Only from runToBreakpoint(). */
+export type DebugExitReason = ExitReason | "breakpoint";
 
 export interface CoreOptions {
   ramBytes: number;
@@ -38,6 +40,7 @@ interface CoreExports {
   init(ramBytes: number): number;
   reset(): void;
   run(budget: number): number;
+  runDebug(budget: number, breakLinear: number): number;
   faultPending(): number;
   requestStop(): void;
   setIrq(level: number): void;
@@ -57,7 +60,7 @@ interface CoreExports {
 
 // prettier-ignore
 const CORE_FUNCTIONS = [
-  "init", "reset", "run", "faultPending", "requestStop", "setIrq", "setNmi", "getFlags",
+  "init", "reset", "run", "runDebug", "faultPending", "requestStop", "setIrq", "setNmi", "getFlags",
   "setFlags", "setRom", "dirtyHarvest", "setDirtyTracking", "markDirty", "cpuidSet",
   "cpuidReset", "tlbFlush", "instructionsRetired",
 ] as const;
@@ -83,7 +86,7 @@ export class Core implements StateBlock {
   readonly memory: GuestMemory;
   private readonly exports: CoreExports;
   private host: CoreHost;
-  private readonly exitReasons: ReadonlyMap<number, ExitReason>;
+  private readonly exitReasons: ReadonlyMap<number, DebugExitReason>;
   private stateView: DataView;
   private running = false;
 
@@ -104,7 +107,8 @@ export class Core implements StateBlock {
     this.layout = layout;
     // The default TSC is read during run(), when only the live count is current.
     this.host = completeHost(options.host ?? {}, () => this.liveInstructionCount());
-    this.exitReasons = new Map<number, ExitReason>([
+    this.exitReasons = new Map<number, DebugExitReason>([
+      [layout.EXIT_BREAKPOINT, "breakpoint"],
       [layout.EXIT_BUDGET, "budget"],
       [layout.EXIT_HALT, "halt"],
       [layout.EXIT_TRIPLE_FAULT, "triple-fault"],
@@ -150,7 +154,15 @@ export class Core implements StateBlock {
    * and the next run() delivers it.
    */
   runUntilFault(budget: number): ExitReason | "fault" {
-    return this.runSlice(budget, true);
+    return this.runSlice(budget, true) as ExitReason | "fault";
+  }
+
+  /**
+   * A debugging aid: like run(), but stops before executing the instruction
+   * at linear address `linear` (CS base + EIP), unless it is the first one.
+   */
+  runToBreakpoint(budget: number, linear: number): DebugExitReason {
+    return this.runSlice(budget, false, linear >>> 0) as DebugExitReason;
   }
 
   /** Vector of the exception waiting for delivery, or -1. */
@@ -158,26 +170,38 @@ export class Core implements StateBlock {
     return this.readU32(this.layout.S_FAULT_VEC) | 0;
   }
 
-  private runSlice(budget: number, stopOnFault: boolean): ExitReason | "fault" {
+  private runSlice(
+    budget: number,
+    stopOnFault: boolean,
+    breakLinear?: number,
+  ): DebugExitReason | "fault" {
     if (!Number.isSafeInteger(budget) || budget < 0 || budget > RUN_BUDGET_LIMIT) {
       throw new RangeError(`run budget must be an integer in [0, 2^32), got ${budget}`);
     }
     if (this.running) throw new Error("hive86 core: run() called from inside run()");
     this.running = true;
     try {
-      return this.runTrapping(budget, stopOnFault);
+      return this.runTrapping(budget, stopOnFault, breakLinear);
     } finally {
       this.running = false;
     }
   }
 
-  private runTrapping(budget: number, stopOnFault: boolean): ExitReason | "fault" {
+  private runTrapping(
+    budget: number,
+    stopOnFault: boolean,
+    breakLinear: number | undefined,
+  ): DebugExitReason | "fault" {
+    const enter =
+      breakLinear === undefined
+        ? (n: number) => this.exports.run(n)
+        : (n: number) => this.exports.runDebug(n, breakLinear);
     const start = this.instructionCount();
     let traps = 0;
     let remaining = budget;
     for (;;) {
       try {
-        return this.exitReason(withoutStackTraces(() => this.exports.run(remaining)));
+        return this.exitReason(withoutStackTraces(() => enter(remaining)));
       } catch (error) {
         if (!(error instanceof WebAssembly.RuntimeError) || this.exports.faultPending() === 0) {
           throw error;
@@ -365,7 +389,7 @@ export class Core implements StateBlock {
     this.writeU32(this.layout.S_MSR_HI, Number((value >> 32n) & 0xffffffffn));
   }
 
-  private exitReason(code: number): ExitReason {
+  private exitReason(code: number): DebugExitReason {
     const reason = this.exitReasons.get(code);
     if (reason === undefined) throw new Error(`hive86 core: unknown exit code ${code}`);
     return reason;

@@ -73,6 +73,7 @@ export const LAYOUT_NAMES = [
   "EXIT_TRIPLE_FAULT",
   "EXIT_STOP",
   "EXIT_HALT_NO_IF",
+  "EXIT_BREAKPOINT",
 ] as const;
 
 export type LayoutName = (typeof LAYOUT_NAMES)[number];
