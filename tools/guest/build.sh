@@ -43,7 +43,8 @@ build_deps=(build-essential bc bison flex libelf-dev libssl-dev cpio xz-utils lz
 hashed_tools=(gcc-12 binutils lz4 gzip)
 fragment=$here/kernel.config
 init_script=$here/init
-outputs=(bzImage initramfs.cpio.gz linux.config)
+# System.map and vmlinux are for symbolizing guest addresses when debugging the emulator.
+outputs=(bzImage initramfs.cpio.gz linux.config System.map vmlinux)
 
 log() { printf 'guest: %s\n' "$*" >&2; }
 die() {
@@ -257,6 +258,8 @@ mkdir -p "$stage"
 cp "$ksrc/arch/x86/boot/bzImage" "$stage/bzImage"
 cp "$work/initramfs.cpio.gz" "$stage/initramfs.cpio.gz"
 cp "$ksrc/.config" "$stage/linux.config"
+cp "$ksrc/System.map" "$stage/System.map"
+cp "$ksrc/vmlinux" "$stage/vmlinux"
 printf '%s\n' "$inputs" >"$stage/inputs.txt"
 (cd "$stage" && sha256sum "${outputs[@]}" >SHA256SUMS)
 seconds=$(($(date +%s) - started))
