@@ -33,6 +33,8 @@ export interface MachineOptions {
   wasm?: WasmSource;
   clock?: ClockMode;
   tscHz?: number;
+  /** The host's wall clock (epoch ms) the RTC starts from; Date.now by default. */
+  wallTimeMs?: () => number;
   /** Receives the bytes the guest writes to the debug console (port 0xE9). */
   onDebugconByte?: (byte: number) => void;
   /** Receives what the guest transmits on COM1, a batch per CPU slice. */
@@ -154,7 +156,11 @@ export class Machine implements Steppable {
     this.pit.attach(io);
     this.timedDevices.push(this.pit);
 
-    this.rtc = new CmosRtc({ clock: this.clock, irq: this.pic.line(RTC_IRQ) });
+    this.rtc = new CmosRtc({
+      clock: this.clock,
+      irq: this.pic.line(RTC_IRQ),
+      wallTimeMs: options.wallTimeMs,
+    });
     this.rtc.attach(io);
     this.rtc.setMemorySize(options.ramBytes);
     this.timedDevices.push(this.rtc);
