@@ -1,24 +1,91 @@
-// The page, minimal for now: boots the core in a worker and shows its speed.
+// The demo page: boots the project's Linux guest in a Web Worker and connects
+// its serial console to an xterm.js terminal, with boot progress and status.
+import { FitAddon } from "@xterm/addon-fit";
+import { Terminal } from "@xterm/xterm";
+import "@xterm/xterm/css/xterm.css";
 import * as Comlink from "comlink";
-import type { VmWorkerApi } from "../worker/vm-worker.ts";
+import type { VmEvents, VmWorkerApi } from "../worker/vm-worker.ts";
+import { BootProgress } from "./boot-progress.ts";
 
-const statusLine = document.querySelector<HTMLElement>("#status")!;
+const RAM_BYTES = 128 * 1024 * 1024;
+const KERNEL_URL = "/guest/bzImage";
+const INITRD_URL = "/guest/initramfs.cpio.gz";
+
+function element<T extends HTMLElement>(selector: string): T {
+  const found = document.querySelector<T>(selector);
+  if (!found) throw new Error(`the page has no ${selector}`);
+  return found;
+}
+
+const view = {
+  terminal: element<HTMLDivElement>("#terminal"),
+  progressBar: element<HTMLProgressElement>("#boot-progress"),
+  progressLabel: element<HTMLSpanElement>("#boot-stage"),
+  state: element<HTMLElement>("#vm-state"),
+  mips: element<HTMLElement>("#vm-mips"),
+  uptime: element<HTMLElement>("#vm-uptime"),
+  instructions: element<HTMLElement>("#vm-instructions"),
+  pause: element<HTMLButtonElement>("#pause"),
+  resume: element<HTMLButtonElement>("#resume"),
+};
+
+function setBootState(state: string): void {
+  document.body.dataset.bootState = state;
+}
 
 async function start(): Promise<void> {
-  const worker = new Worker(new URL("../worker/vm-worker.ts", import.meta.url), {
-    type: "module",
+  const terminal = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
+  const fit = new FitAddon();
+  terminal.loadAddon(fit);
+  terminal.open(view.terminal);
+  fit.fit();
+  window.addEventListener("resize", () => fit.fit());
+
+  const progress = new BootProgress((milestone) => {
+    view.progressBar.value = milestone.done;
+    view.progressLabel.textContent = milestone.label;
+    if (milestone.done === 1) setBootState("prompt");
   });
+
+  const worker = new Worker(new URL("../worker/vm-worker.ts", import.meta.url), { type: "module" });
   const vm = Comlink.wrap<VmWorkerApi>(worker);
-  await vm.boot();
+  const decoder = new TextDecoder();
+  const events: VmEvents = {
+    serial(bytes) {
+      terminal.write(bytes);
+      progress.feed(decoder.decode(bytes, { stream: true }));
+    },
+    stopped(reason) {
+      setBootState("stopped");
+      terminal.write(`\r\n[hive86: the guest stopped: ${reason}]\r\n`);
+    },
+  };
+  const encoder = new TextEncoder();
+  terminal.onData((data) => void vm.sendSerial(encoder.encode(data)));
+
+  view.pause.addEventListener("click", () => void vm.pause());
+  view.resume.addEventListener("click", () => void vm.resume());
+
+  setBootState("booting");
+  view.progressLabel.textContent = "loading the kernel";
+  await vm.boot(
+    { kernelUrl: KERNEL_URL, initrdUrl: INITRD_URL, cmdline: "console=ttyS0", ramBytes: RAM_BYTES },
+    Comlink.proxy(events),
+  );
+  terminal.focus();
+
   setInterval(async () => {
     const s = await vm.status();
-    const stop = s.stopReason ? ` (${s.stopReason})` : "";
-    statusLine.textContent =
-      `${s.state}${stop}: ${s.mips.toFixed(1)} MIPS, ` +
-      `${(s.instructions / 1e6).toFixed(0)} M instructions`;
+    view.state.textContent = s.stopReason ? `${s.state} (${s.stopReason})` : s.state;
+    view.mips.textContent = s.mips.toFixed(1);
+    view.uptime.textContent = `${s.guestSeconds.toFixed(1)} s`;
+    view.instructions.textContent = `${(s.instructions / 1e6).toFixed(0)} M`;
+    view.pause.disabled = s.state !== "running";
+    view.resume.disabled = s.state !== "paused";
   }, 500);
 }
 
 start().catch((error: unknown) => {
-  statusLine.textContent = `failed to start: ${String(error)}`;
+  setBootState("failed");
+  view.progressLabel.textContent = `failed to start: ${String(error)}`;
 });

@@ -1,57 +1,101 @@
-// One VM per Web Worker. The page drives it over comlink; execution runs in
-// slices so the worker stays responsive to status() calls between them.
+// One VM per Web Worker. The page drives it over comlink: boot a kernel,
+// type into its serial port, pause and resume it, and read its status. The
+// guest's console output comes back through the events proxy the page hands
+// to boot().
 import * as Comlink from "comlink";
-import { Machine } from "../machine/machine.ts";
-import { buildDemoRom } from "./demo-rom.ts";
+import { Machine, type StopReason } from "../machine/machine.ts";
 
-const RAM_BYTES = 32 * 1024 * 1024;
-const SLICE_INSNS = 2_000_000;
+export interface BootRequest {
+  kernelUrl: string;
+  initrdUrl?: string;
+  cmdline: string;
+  ramBytes: number;
+}
+
+export interface VmEvents {
+  /** Bytes the guest wrote to COM1. */
+  serial(bytes: Uint8Array): void;
+  /** The guest stopped by itself (exit, reset, halt, triple fault). */
+  stopped(reason: StopReason): void;
+}
 
 export interface VmStatus {
-  state: "idle" | "running" | "stopped";
+  state: "idle" | "running" | "paused" | "stopped";
   stopReason: string | null;
   instructions: number;
-  /** Millions of instructions per second over the last measurement window. */
+  /** Millions of instructions per second since the last status() call. */
   mips: number;
-  debugcon: string;
+  /** Guest time since power-on, in seconds. */
+  guestSeconds: number;
+  ramBytes: number;
 }
 
 let machine: Machine | null = null;
-const status: VmStatus = {
-  state: "idle",
-  stopReason: null,
-  instructions: 0,
-  mips: 0,
-  debugcon: "",
-};
+let lastSample = { at: performance.now(), instructions: 0 };
 
-function runSlice(): void {
-  if (!machine || status.state !== "running") return;
-  const started = performance.now();
-  const result = machine.runUntilStop({ maxInsns: SLICE_INSNS, sliceInsns: SLICE_INSNS });
-  const seconds = (performance.now() - started) / 1000;
-  status.instructions += result.instructions;
-  if (seconds > 0) status.mips = result.instructions / seconds / 1e6;
-  if (result.reason !== "max-insns") {
-    status.state = "stopped";
-    status.stopReason = result.reason;
-    return;
-  }
-  setTimeout(runSlice, 0); // yield so comlink messages get through
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok)
+    throw new Error(`fetching ${url} failed: ${response.status} ${response.statusText}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 const api = {
-  async boot(rom?: Uint8Array): Promise<void> {
-    machine = await Machine.create({
-      ramBytes: RAM_BYTES,
-      onDebugconByte: (byte) => (status.debugcon += String.fromCharCode(byte)),
+  async boot(request: BootRequest, events: VmEvents): Promise<{ kernelBytes: number }> {
+    if (machine) throw new Error("this worker already runs a machine");
+    const [kernel, initrd] = await Promise.all([
+      fetchBytes(request.kernelUrl),
+      request.initrdUrl ? fetchBytes(request.initrdUrl) : Promise.resolve(undefined),
+    ]);
+    const created = await Machine.create({
+      ramBytes: request.ramBytes,
+      onSerialOutput: (bytes) => events.serial(Comlink.transfer(bytes, [bytes.buffer])),
     });
-    machine.loadBios(rom ?? buildDemoRom());
-    Object.assign(status, { state: "running", stopReason: null, instructions: 0, mips: 0 });
-    setTimeout(runSlice, 0);
+    created.loadKernel(kernel, { cmdline: request.cmdline, initrd });
+    machine = created;
+    lastSample = { at: performance.now(), instructions: 0 };
+    created.start();
+    void created.loop.stopped().then((reason) => events.stopped(reason as StopReason));
+    return { kernelBytes: kernel.length };
   },
+
+  sendSerial(bytes: Uint8Array): void {
+    machine?.sendSerial(bytes);
+  },
+
+  async pause(): Promise<void> {
+    await machine?.pause();
+  },
+
+  resume(): void {
+    machine?.start();
+  },
+
   status(): VmStatus {
-    return { ...status };
+    if (!machine) {
+      return {
+        state: "idle",
+        stopReason: null,
+        instructions: 0,
+        mips: 0,
+        guestSeconds: 0,
+        ramBytes: 0,
+      };
+    }
+    const now = performance.now();
+    const instructions = machine.core.liveInstructionCount();
+    const seconds = (now - lastSample.at) / 1000;
+    const mips = seconds > 0 ? (instructions - lastSample.instructions) / seconds / 1e6 : 0;
+    lastSample = { at: now, instructions };
+    const loopState = machine.loop.current;
+    return {
+      state: loopState,
+      stopReason: machine.stopReason,
+      instructions,
+      mips,
+      guestSeconds: machine.now() / 1e9,
+      ramBytes: machine.core.memory.ramBytes,
+    };
   },
 };
 

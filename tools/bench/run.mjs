@@ -6,6 +6,7 @@
 //
 // Expects build/hive86.wasm (the npm script builds it first). A wrong checksum
 // in any run is a broken core: the bench fails.
+import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { cpus } from "node:os";
@@ -21,16 +22,6 @@ const webDir = join(outDir, "web");
 const source = join(root, "tests", "bench", "programs", "cpu-mix.asm");
 const romPath = join(outDir, "cpu-mix.rom");
 const wasmPath = join(root, "build", "hive86.wasm");
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const { values: opts } = parseArgs({
   options: {
