@@ -371,7 +371,7 @@ export class Core implements StateBlock {
     return saveCpuState(this);
   }
 
-  restore(state: CpuState): void {
+  restore(state: unknown): void {
     restoreCpuState(this, state);
   }
 

@@ -19,6 +19,7 @@ import { setupPci, type PciSetupResult } from "./firmware/pci-setup.ts";
 import type { TimedDevice } from "./clock.ts";
 import { InstructionClock, RealtimeClock, type RunClock } from "./guest-clocks.ts";
 import { IoBus } from "./io-bus.ts";
+import { MACHINE_STATE_VERSION, parseMachineState, type MachineState } from "./machine-state.ts";
 import { MmioBus } from "./mmio-bus.ts";
 import { RunLoop, type StepOutcome, type Steppable } from "./run-loop.ts";
 import { TimeStampCounter } from "./tsc.ts";
@@ -254,6 +255,8 @@ export class Machine implements Steppable {
   /** Stops the guest ("max-insns") once `total` instructions have retired since power-on. */
   setInstructionLimit(total: number | null): void {
     this.instructionLimit = total;
+    // A raised limit lets a guest stopped by the old one run on.
+    if (this.pendingStop === "max-insns") this.pendingStop = null;
   }
 
   /** Why the guest stopped by itself, or null while it can still run. */
@@ -365,6 +368,64 @@ export class Machine implements Steppable {
       if (outcome.kind === "stopped") return result(outcome.reason as StopReason);
       if (outcome.kind === "idle" && outcome.until === Infinity) return result("halt");
     }
+  }
+
+  // ---- save and restore ----
+
+  /** The state tree of a paused machine (RAM excluded: see machine-state.ts). */
+  saveState(): MachineState {
+    this.requirePaused("save");
+    return {
+      version: MACHINE_STATE_VERSION,
+      ramBytes: this.core.memory.ramBytes,
+      clockNs: this.clock.now(),
+      tsc: this.tsc.save(),
+      cpu: this.core.save(),
+      devices: {
+        pic: this.pic.save(),
+        pit: this.pit.save(),
+        rtc: this.rtc.save(),
+        uart: this.uart.save(),
+        kbc: this.kbc.save(),
+        pci: this.pci.bus.save(),
+      },
+    };
+  }
+
+  /**
+   * Restores a state tree into this paused machine (its RAM must be restored
+   * separately). A state that any component refuses leaves the machine as it
+   * was: the components are rolled back to a backup taken first.
+   */
+  restoreState(value: unknown): void {
+    this.requirePaused("restore");
+    const state = parseMachineState(value, this.core.memory.ramBytes);
+    const backup = this.saveState();
+    try {
+      this.applyState(state);
+    } catch (error) {
+      this.applyState(backup);
+      throw error;
+    }
+  }
+
+  private applyState(state: MachineState): void {
+    this.clock.set(state.clockNs);
+    this.tsc.restore(state.tsc);
+    this.core.restore(state.cpu);
+    this.pic.restore(state.devices.pic);
+    this.pit.restore(state.devices.pit);
+    this.rtc.restore(state.devices.rtc);
+    this.uart.restore(state.devices.uart);
+    this.kbc.restore(state.devices.kbc);
+    this.pci.bus.restore(state.devices.pci);
+  }
+
+  private requirePaused(what: string): void {
+    if (this.loop.current === "running") {
+      throw new Error(`cannot ${what} the state of a running machine: pause it first`);
+    }
+    this.clock.pause();
   }
 
   // ---- MSRs the core leaves to the machine ----
