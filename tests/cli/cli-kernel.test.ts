@@ -1,0 +1,98 @@
+// `hive86 run` with a kernel: the default Linux guest on the terminal (stdin
+// piped, so no raw mode), the Ctrl-A escapes, a Multiboot kernel, and
+// rejected images.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { assemble } from "../helpers/nasm.ts";
+import { guestFiles } from "../helpers/linux-guest.ts";
+
+const BIN = join(import.meta.dirname, "../../bin/hive86.mjs");
+const workDir = mkdtempSync(join(tmpdir(), "hive86-cli-kernel-"));
+
+describe("hive86 run (kernels)", () => {
+  it("boots the default guest to a prompt where typed commands run, and Ctrl-A x quits", async () => {
+    guestFiles(); // fails with a clear message when the guest is not built
+    const child = spawn(process.execPath, [BIN, "run"], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("latin1")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("latin1")));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const waitFor = async (pattern: RegExp, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(stdout)) {
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${stdout.slice(-2000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    try {
+      await waitFor(/hive86:\/# /, 120_000);
+      child.stdin.write("echo cli-$((6*7))\r");
+      await waitFor(/^cli-42\r?$/m, 30_000);
+      child.stdin.write("uname -r\r");
+      await waitFor(/^6\.1\.\d+\r?$/m, 30_000);
+      child.stdin.write("\x01x"); // Ctrl-A x
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill();
+    }
+    const report = JSON.parse(stderr.trim().split("\n").at(-1)!) as Record<string, unknown>;
+    expect(report).toMatchObject({ reason: "quit" });
+    expect(report.instructions as number).toBeGreaterThan(50_000_000);
+  }, 180_000);
+
+  it("runs a Multiboot kernel given with --kernel and its exit status", () => {
+    const image = assemble(join(import.meta.dirname, "../machine/programs/multiboot-elf.asm"));
+    const path = join(workDir, "multiboot.elf");
+    writeFileSync(path, image);
+    const run = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        "run",
+        "--kernel",
+        path,
+        "--append",
+        "hello multiboot",
+        "--ram",
+        "16M",
+        "--debugcon",
+        "-",
+        "--serial",
+        "none",
+      ],
+      { encoding: "latin1", input: "" },
+    );
+    expect(run.stdout).toMatch(/hello multiboot/);
+    expect(JSON.parse(run.stderr.trim().split("\n").at(-1)!)).toMatchObject({
+      reason: "debug-exit",
+    });
+    expect(run.status).toBe(JSON.parse(run.stderr.trim().split("\n").at(-1)!).exitStatus);
+  });
+
+  it("rejects an image that is neither a bzImage nor Multiboot with status 3", () => {
+    const path = join(workDir, "junk.bin");
+    writeFileSync(path, new Uint8Array(64 * 1024).fill(0x90));
+    const run = spawnSync(process.execPath, [BIN, "run", "--kernel", path, "--serial", "none"], {
+      encoding: "utf8",
+      input: "",
+    });
+    expect(run.status).toBe(3);
+    expect(run.stderr).toMatch(/neither a Linux bzImage .* nor a Multiboot kernel/);
+  });
+
+  it("rejects a truncated bzImage with status 3 and says why", () => {
+    const { kernel } = guestFiles();
+    const path = join(workDir, "truncated-bzImage");
+    writeFileSync(path, kernel.subarray(0, 20_000));
+    const run = spawnSync(process.execPath, [BIN, "run", "--kernel", path, "--serial", "none"], {
+      encoding: "utf8",
+      input: "",
+    });
+    expect(run.status).toBe(3);
+    expect(run.stderr).toMatch(/truncated/);
+  });
+});
