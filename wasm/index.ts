@@ -301,6 +301,15 @@ export function cpuidSet(leaf: u32, subleaf: u32, a: u32, b: u32, c: u32, d: u32
   Cpuid.cpuidSet(leaf, subleaf, a, b, c, d);
 }
 
+// What CPUID(leaf, subleaf) answers now; reg 0-3 = EAX, EBX, ECX, EDX.
+export function cpuidQuery(leaf: u32, subleaf: u32, reg: u32): u32 {
+  Cpuid.cpuidLookup(leaf, subleaf);
+  if (reg == 0) return Cpuid.cpuidA;
+  if (reg == 1) return Cpuid.cpuidB;
+  if (reg == 2) return Cpuid.cpuidC;
+  return Cpuid.cpuidD;
+}
+
 export function cpuidReset(): void {
   Cpuid.cpuidReset();
 }

@@ -53,6 +53,7 @@ interface CoreExports {
   markDirty(phys: number, length: number): void;
   cpuidSet(leaf: number, subleaf: number, a: number, b: number, c: number, d: number): void;
   cpuidReset(): void;
+  cpuidQuery(leaf: number, subleaf: number, reg: number): number;
   tlbFlush(): void;
   /** Live instruction count, also valid while run() executes (the state block is not). */
   instructionsRetired(): number;
@@ -62,7 +63,7 @@ interface CoreExports {
 const CORE_FUNCTIONS = [
   "init", "reset", "run", "runDebug", "faultPending", "requestStop", "setIrq", "setNmi", "getFlags",
   "setFlags", "setRom", "dirtyHarvest", "setDirtyTracking", "markDirty", "cpuidSet",
-  "cpuidReset", "tlbFlush", "instructionsRetired",
+  "cpuidReset", "cpuidQuery", "tlbFlush", "instructionsRetired",
 ] as const;
 
 function checkExports(exports: WebAssembly.Exports): CoreExports {
@@ -357,6 +358,12 @@ export class Core implements StateBlock {
   setCpuid(entry: CpuidEntry): void {
     const { leaf, subleaf, eax, ebx, ecx, edx } = entry;
     this.exports.cpuidSet(leaf >>> 0, subleaf >>> 0, eax >>> 0, ebx >>> 0, ecx >>> 0, edx >>> 0);
+  }
+
+  /** What the guest's CPUID(leaf, subleaf) returns now. */
+  cpuid(leaf: number, subleaf = 0): CpuidEntry {
+    const q = (reg: number) => this.exports.cpuidQuery(leaf >>> 0, subleaf >>> 0, reg) >>> 0;
+    return { leaf, subleaf, eax: q(0), ebx: q(1), ecx: q(2), edx: q(3) };
   }
 
   resetCpuid(): void {

@@ -19,10 +19,12 @@ export interface MachineState {
     uart: unknown;
     kbc: unknown;
     pci: unknown;
+    /** null on a machine without kvm-clock. */
+    kvmClock: unknown;
   };
 }
 
-const DEVICE_NAMES = ["pic", "pit", "rtc", "uart", "kbc", "pci"] as const;
+const DEVICE_NAMES = ["pic", "pit", "rtc", "uart", "kbc", "pci", "kvmClock"] as const;
 
 /** Checks the envelope (the components check their own parts). */
 export function parseMachineState(value: unknown, ramBytes: number): MachineState {
@@ -53,6 +55,7 @@ export function parseMachineState(value: unknown, ramBytes: number): MachineStat
       uart: devices.uart,
       kbc: devices.kbc,
       pci: devices.pci,
+      kvmClock: devices.kvmClock,
     },
   };
 }

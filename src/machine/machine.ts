@@ -6,6 +6,7 @@ import { Core } from "../core/core.ts";
 import type { WasmSource } from "../core/wasm-source.ts";
 import { DebugPorts } from "../devices/debug-ports.ts";
 import { KeyboardController } from "../devices/kbc/device.ts";
+import { hypervisorCpuid, KvmClock } from "../devices/kvmclock/device.ts";
 import { createI440fx, type I440fx } from "../devices/pci/i440fx.ts";
 import { DualPic } from "../devices/pic/device.ts";
 import { Pit8254, PIT_IRQ } from "../devices/pit/device.ts";
@@ -34,7 +35,9 @@ export interface MachineOptions {
   wasm?: WasmSource;
   clock?: ClockMode;
   tscHz?: number;
-  /** The host's wall clock (epoch ms) the RTC starts from; Date.now by default. */
+  /** kvm-clock and the KVM CPUID signature (default true); false: bare hardware. */
+  kvmClock?: boolean;
+  /** The host's wall clock (epoch ms) the RTC and kvm-clock use; Date.now by default. */
   wallTimeMs?: () => number;
   /** Receives the bytes the guest writes to the debug console (port 0xE9). */
   onDebugconByte?: (byte: number) => void;
@@ -69,6 +72,7 @@ export type BootInfo =
   | { protocol: "linux"; linux: LinuxBootInfo; pci: PciSetupResult }
   | { protocol: "multiboot"; multiboot: MultibootLoadResult; pci: PciSetupResult };
 
+const MSR_TSC = 0x10;
 const DEFAULT_SLICE = 1_000_000;
 const MAX_SLICE = 0xffffffff;
 /** Realtime slices never get shorter than this, however close the next timer. */
@@ -89,6 +93,8 @@ export class Machine implements Steppable {
   readonly rtc: CmosRtc;
   readonly pci: I440fx;
   readonly kbc: KeyboardController;
+  /** kvm-clock (pvclock), unless the machine was made without it. */
+  readonly kvmClock: KvmClock | null;
   readonly memoryMap: MemoryRegion[] | null;
   readonly loop: RunLoop;
 
@@ -98,6 +104,8 @@ export class Machine implements Steppable {
   private pendingStop: StopReason | null = null;
   /** The guest stops once the instruction count reaches this (null: never). */
   private instructionLimit: number | null = null;
+  /** start() ran before: a later start() is a resume. */
+  private hasRun = false;
   /** Measured guest instructions per host nanosecond (realtime slice sizing). */
   private rate = INITIAL_RATE;
 
@@ -182,6 +190,17 @@ export class Machine implements Steppable {
     this.kbc.attach(io);
     attachSystemControlA(io, resetLines);
 
+    this.kvmClock = null;
+    if (options.kvmClock ?? true) {
+      this.kvmClock = new KvmClock({
+        clock: this.clock,
+        tsc: this.tsc,
+        memory: core.memory,
+        wallTimeMs: options.wallTimeMs,
+      });
+      for (const entry of hypervisorCpuid(core.cpuid(1))) core.setCpuid(entry);
+    }
+
     this.loop = new RunLoop(this);
   }
 
@@ -242,7 +261,11 @@ export class Machine implements Steppable {
 
   /** Starts (or resumes) the guest on the host's event loop. */
   start(): void {
+    if (this.loop.current !== "paused") return;
     this.clock.resume();
+    // After a pause (or a restore) the guest is told it was stopped.
+    if (this.hasRun) this.kvmClock?.resumed();
+    this.hasRun = true;
     this.loop.start();
   }
 
@@ -388,6 +411,7 @@ export class Machine implements Steppable {
         uart: this.uart.save(),
         kbc: this.kbc.save(),
         pci: this.pci.bus.save(),
+        kvmClock: this.kvmClock?.save() ?? null,
       },
     };
   }
@@ -419,6 +443,12 @@ export class Machine implements Steppable {
     this.uart.restore(state.devices.uart);
     this.kbc.restore(state.devices.kbc);
     this.pci.bus.restore(state.devices.pci);
+    if (this.kvmClock) this.kvmClock.restore(state.devices.kvmClock);
+    else if (state.devices.kvmClock !== null) {
+      throw new RangeError("the state has kvm-clock, which this machine was made without");
+    }
+    // The restored guest resumes as after a pause (kvm-clock says it was stopped).
+    this.hasRun = true;
   }
 
   private requirePaused(what: string): void {
@@ -431,13 +461,17 @@ export class Machine implements Steppable {
   // ---- MSRs the core leaves to the machine ----
 
   private readMsr(index: number): bigint | undefined {
-    void index;
+    if (this.kvmClock?.handles(index)) return this.kvmClock.readMsr(index);
     return undefined;
   }
 
   private writeMsr(index: number, value: bigint): boolean {
-    if (index === 0x10) {
+    if (index === MSR_TSC) {
       this.tsc.write(value);
+      return true;
+    }
+    if (this.kvmClock?.handles(index)) {
+      this.kvmClock.writeMsr(index, value);
       return true;
     }
     return false;

@@ -32,7 +32,12 @@ export class TimeStampCounter {
   }
 
   read(): number {
-    return Math.max(0, this.ticksAt(this.clock.now()) + this.offset);
+    return this.readAt(this.clock.now());
+  }
+
+  /** The guest's TSC value at machine-clock time `ns`. */
+  readAt(ns: number): number {
+    return Math.max(0, this.ticksAt(ns) + this.offset);
   }
 
   /** WRMSR 0x10: P6 keeps only the low 32 bits written (the upper half is cleared). */
