@@ -233,6 +233,11 @@ async function runKernel(command: RunCommand): Promise<number> {
   debugcon?.close();
   if (tty) process.stderr.write("\r\n");
   printReport({ reason, machine, instructions: machine.core.instructionCount(), seconds });
+  if ((reason as string) === "internal-error") {
+    const failure = machine.loop.failure;
+    process.stderr.write(`hive86: internal error: ${(failure as Error)?.stack ?? failure}\n`);
+    return EXIT_INTERNAL;
+  }
   return exitStatusOf(reason, machine.debugPorts.exitStatus);
 }
 

@@ -76,7 +76,12 @@ export class InstructionClock implements RunClock {
     private readonly instructionCount: () => number,
     readonly nsPerInstruction: number,
   ) {
-    if (!(nsPerInstruction > 0)) throw new RangeError("nsPerInstruction must be positive");
+    // Finite too: Infinity would make every time after the first instruction Infinity or NaN.
+    if (!(nsPerInstruction > 0 && Number.isFinite(nsPerInstruction))) {
+      throw new RangeError(
+        `nsPerInstruction must be a positive finite number, got ${nsPerInstruction}`,
+      );
+    }
   }
 
   now(): number {

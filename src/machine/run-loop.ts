@@ -49,6 +49,8 @@ export class RunLoop {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private stopReason: string | null = null;
+  /** What step() threw, when the loop stopped with "internal-error". */
+  failure: unknown = null;
   private stopListeners: Array<(reason: string) => void> = [];
   // A loop from before a pause that has not noticed it yet must not keep running.
   private generation = 0;
@@ -106,7 +108,15 @@ export class RunLoop {
       const burstEnd = hostNowMs() + BURST_MS;
       let idleUntil: number | null = null;
       while (live() && hostNowMs() < burstEnd) {
-        const outcome = this.machine.step(STEP_INSTRUCTIONS);
+        let outcome: StepOutcome;
+        try {
+          outcome = this.machine.step(STEP_INSTRUCTIONS);
+        } catch (error) {
+          // An emulator bug must not become an unhandled rejection: the guest stops, saying why.
+          this.failure = error;
+          this.finish("internal-error");
+          return;
+        }
         if (outcome.kind === "stopped") {
           this.finish(outcome.reason);
           return;

@@ -21,14 +21,28 @@ export class TimeStampCounter {
     private readonly clock: MachineClock,
     readonly hz: number = DEFAULT_TSC_HZ,
   ) {
-    if (!Number.isInteger(hz) || hz < 1_000_000 || hz > 10_000_000_000) {
-      throw new RangeError(`TSC rate must be an integer between 1 MHz and 10 GHz, got ${hz}`);
+    if (!Number.isInteger(hz) || hz < 1_000_000 || hz > 10_000_000_000 || hz % 1000 !== 0) {
+      throw new RangeError(
+        `TSC rate must be a whole number of kHz between 1 MHz and 10 GHz, got ${hz}`,
+      );
     }
+    this.khz = hz / 1000;
   }
 
-  /** Ticks since the machine clock's zero, before the guest's offset. */
+  private readonly khz: number;
+
+  /**
+   * Ticks since the machine clock's zero, before the guest's offset:
+   * floor(ns * hz / 1e9), exactly. ns * hz passes 2^53 after a few ms, so the
+   * product is split into parts that each stay exact in a double.
+   */
   ticksAt(ns: number): number {
-    return Math.floor((ns * this.hz) / 1e9);
+    const whole = Math.floor(ns);
+    const seconds = Math.floor(whole / 1e9);
+    const rest = whole - seconds * 1e9; // < 1e9
+    const millis = Math.floor(rest / 1e6); // < 1000
+    const micros = rest - millis * 1e6 + (ns - whole); // < 1e6: micros * khz < 1e13
+    return seconds * this.hz + millis * this.khz + Math.floor((micros * this.khz) / 1e6);
   }
 
   read(): number {

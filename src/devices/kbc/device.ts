@@ -53,7 +53,8 @@ export class KeyboardController {
 
   private readStatus(): number {
     return (
-      STATUS_SYSTEM_FLAG |
+      // The system flag is bit 2 of the command byte (whatever the guest last wrote).
+      (this.commandByte & STATUS_SYSTEM_FLAG) |
       STATUS_UNLOCKED |
       (this.lastWriteWasCommand ? STATUS_COMMAND : 0) |
       (this.outputBuffer >= 0 ? STATUS_OUTPUT_FULL : 0)

@@ -1,5 +1,5 @@
 // Saved state of the 8042 keyboard controller: plain, versioned data.
-import { expectInt, expectObject, expectVersion } from "../state-check.ts";
+import { expectInt, expectObject, expectVersion, type Fields } from "../state-check.ts";
 
 export const KBC_STATE_VERSION = 1;
 
@@ -14,6 +14,17 @@ export interface KbcState {
   lastWriteWasCommand: number;
 }
 
+// Only commands that wait for a parameter on port 0x60 can be pending (0: none).
+const PARAMETER_COMMANDS = [0, 0x60, 0xd1];
+
+function expectPendingCommand(fields: Fields, what: string): number {
+  const command = expectInt(fields, "pendingCommand", 0, 0xff, what);
+  if (!PARAMETER_COMMANDS.includes(command)) {
+    throw new RangeError(`${what}.pendingCommand 0x${command.toString(16)} takes no parameter`);
+  }
+  return command;
+}
+
 export function parseKbcState(value: unknown): KbcState {
   const what = "KBC state";
   const fields = expectObject(value, what);
@@ -22,7 +33,7 @@ export function parseKbcState(value: unknown): KbcState {
     version: KBC_STATE_VERSION,
     commandByte: expectInt(fields, "commandByte", 0, 0xff, what),
     outputBuffer: expectInt(fields, "outputBuffer", -1, 0xff, what),
-    pendingCommand: expectInt(fields, "pendingCommand", 0, 0xff, what),
+    pendingCommand: expectPendingCommand(fields, what),
     lastWriteWasCommand: expectInt(fields, "lastWriteWasCommand", 0, 1, what),
   };
 }

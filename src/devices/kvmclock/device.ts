@@ -138,7 +138,11 @@ export class KvmClock {
     if (address === null) return;
     const memory = this.options.memory;
     // The wall time at system time 0: now on the host minus the guest's system time.
-    const bootNs = BigInt(Math.round(this.wallTimeMs() * 1e6)) - BigInt(this.options.clock.now());
+    // Epoch nanoseconds exceed 2^53: build them from whole milliseconds exactly.
+    const wallMs = this.wallTimeMs();
+    const wholeMs = Math.floor(wallMs);
+    const wallNs = BigInt(wholeMs) * 1_000_000n + BigInt(Math.round((wallMs - wholeMs) * 1e6));
+    const bootNs = wallNs - BigInt(Math.floor(this.options.clock.now()));
     const clamped = bootNs < 0n ? 0n : bootNs;
     const version = (memory.read32(address) | 1) >>> 0;
     memory.write32(address, version); // odd: an update is in progress

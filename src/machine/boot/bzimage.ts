@@ -4,7 +4,7 @@
 // command line and initrd, load the protected-mode kernel at 1 MiB and enter
 // it in flat 32-bit protected mode with ESI pointing at boot_params.
 import type { Core } from "../../core/core.ts";
-import { E820_RAM, type MemoryRegion } from "./memory-map.ts";
+import { E820_RAM, LOW_RAM_END, type MemoryRegion } from "./memory-map.ts";
 
 /** Where the loader puts its own structures, all in low RAM Linux reserves anyway. */
 export const BOOT_GDT_ADDR = 0x1000;
@@ -92,11 +92,12 @@ export function parseSetupHeader(image: Uint8Array): SetupHeader {
         `but the file has ${image.length} bytes`,
     );
   }
-  const syssize = u32(image, 0x1f4) * 16;
+  const syssize = u32(image, 0x1f4);
   const kernelLength = image.length - kernelOffset;
-  if (syssize > kernelLength) {
+  // syssize counts 16-byte paragraphs, rounded up: a partial last one is fine.
+  if (syssize > Math.ceil(kernelLength / 16)) {
     throw new KernelImageError(
-      `kernel image is truncated: the header says ${syssize} bytes of protected-mode code, ` +
+      `kernel image is truncated: the header says ${syssize * 16} bytes of protected-mode code, ` +
         `the file has ${kernelLength}`,
     );
   }
@@ -176,12 +177,24 @@ export function loadBzImage(
   const header = parseSetupHeader(image);
   const map = options.memoryMap;
   const ramTop = usableRamTop(map);
+  // Checked here, not by the writes: a map claiming more RAM than the core has
+  // would fail only after the kernel had been written.
+  if (ramTop > core.memory.ramBytes) {
+    throw new RangeError(
+      `the memory map has RAM up to ${hex(ramTop)}, but the core has ${hex(core.memory.ramBytes)}`,
+    );
+  }
+  if (map.length > E820_MAX_ENTRIES) throw new KernelImageError("too many memory map entries");
   const kernelAddr = 0x100000;
   if (header.code32Start !== kernelAddr) {
     throw new KernelImageError(`code32_start ${hex(header.code32Start)} is not 1 MiB`);
   }
-  // The kernel decompresses itself into [its run address, + init_size).
-  const runAddress = header.relocatable ? kernelAddr : Math.max(kernelAddr, header.prefAddress);
+  // The kernel decompresses itself into [its run address, + init_size). A
+  // relocatable one also moves up to pref_address first (boot.rst, init_size).
+  const alignment = Math.max(1, header.kernelAlignment);
+  const runAddress = header.relocatable
+    ? Math.max(Math.ceil(kernelAddr / alignment) * alignment, header.prefAddress)
+    : Math.max(kernelAddr, header.prefAddress);
   const decompressEnd = Math.max(
     kernelAddr + header.kernelLength,
     runAddress + Math.max(header.initSize, header.kernelLength),
@@ -197,6 +210,13 @@ export function loadBzImage(
   if (cmdlineBytes.length > header.cmdlineSize) {
     throw new KernelImageError(
       `command line is ${cmdlineBytes.length} bytes; this kernel takes at most ${header.cmdlineSize}`,
+    );
+  }
+  // cmdline_size comes from the image: the line and its NUL must still end in low RAM.
+  if (CMDLINE_ADDR + cmdlineBytes.length + 1 > LOW_RAM_END) {
+    throw new KernelImageError(
+      `command line is ${cmdlineBytes.length} bytes; at most ${LOW_RAM_END - CMDLINE_ADDR - 1} ` +
+        `fit below ${hex(LOW_RAM_END)}`,
     );
   }
 
@@ -216,8 +236,10 @@ export function loadBzImage(
   const memory = core.memory;
   memory.write(kernelAddr, image.subarray(header.kernelOffset));
   if (initrd && initrdAddr !== null) memory.write(initrdAddr, initrd);
-  memory.fill(CMDLINE_ADDR, header.cmdlineSize + 1, 0);
+  // Only the line and its NUL: zeroing cmdline_size + 1 bytes (an untrusted size)
+  // could run over the kernel just written, or out of RAM.
   memory.write(CMDLINE_ADDR, cmdlineBytes);
+  memory.write8(CMDLINE_ADDR + cmdlineBytes.length, 0);
   memory.write(
     BOOT_PARAMS_ADDR,
     buildZeroPage(image, header, map, initrdAddr, initrd?.length ?? 0),
@@ -249,8 +271,7 @@ function buildZeroPage(
   // screen_info stays zero: no VGA, the console is the serial port.
   const extendedKb = Math.floor((usableRamTop(map) - 0x100000) / 1024);
   view.setUint32(0x1e0, extendedKb, true); // alt_mem_k
-  if (map.length > E820_MAX_ENTRIES) throw new KernelImageError("too many memory map entries");
-  view.setUint8(0x1e8, map.length); // e820_entries
+  view.setUint8(0x1e8, map.length); // e820_entries (count checked before the first write)
   map.forEach((region, i) => {
     const at = E820_TABLE_OFFSET + i * 20;
     view.setBigUint64(at, BigInt(region.base), true);
@@ -285,6 +306,8 @@ function writeBootGdt(core: Core): void {
 
 function enterKernel(core: Core, entry: number): void {
   core.reset();
+  // reset() keeps the A20 gate; the setup code we stand in for would have opened it.
+  core.setA20(true);
   writeBootGdt(core);
   const flatCode = { selector: BOOT_CS, base: 0, limit: 0xffffffff, access: 0xcf9b };
   const flatData = { selector: BOOT_DS, base: 0, limit: 0xffffffff, access: 0xcf93 };
