@@ -71,6 +71,19 @@ describe("Linux guest (Node, realtime clock)", () => {
     expect(ids).toBe("0x8086\n0x7000\n");
   });
 
+  it("Ctrl-C interrupts the foreground job: the shell has a controlling terminal", async () => {
+    const from = guest.output.length;
+    guest.type("sleep 60\r");
+    await guest.waitFor(/sleep 60\n/, 10_000, from);
+    // Until the shell has started the job, its line editor would read the ^C itself.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const started = performance.now();
+    guest.type("\x03");
+    await guest.waitFor(/\^C\nhive86:\/# /, 10_000, from);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(await guest.run("echo $?")).toBe("130\n"); // killed by SIGINT
+  });
+
   it("echo $((6*7)) prints 42", async () => {
     expect(await guest.run("echo $((6*7))")).toBe("42\n");
   });
