@@ -4,6 +4,7 @@
 #   sh tools/setup/ensure-tools.sh               nasm and chromium
 #   sh tools/setup/ensure-tools.sh nasm          only nasm (tests)
 #   sh tools/setup/ensure-tools.sh chromium      only chromium (bench, e2e)
+#   sh tools/setup/ensure-tools.sh seabios       SeaBIOS images (v86 in the boot bench)
 #
 # Debian: runs `apt-get update` once and `apt-get install -y` for what is
 # missing, as root. Exits non-zero, saying what to install, when it cannot.
@@ -20,8 +21,11 @@ for tool in $tools; do
     chromium)
       [ -x /usr/bin/chromium ] || missing="$missing chromium"
       ;;
+    seabios)
+      [ -f /usr/share/seabios/bios.bin ] || missing="$missing seabios"
+      ;;
     *)
-      echo "ensure-tools: unknown tool '$tool' (known: nasm chromium)" >&2
+      echo "ensure-tools: unknown tool '$tool' (known: nasm chromium seabios)" >&2
       exit 2
       ;;
   esac
@@ -48,6 +52,7 @@ for tool in $missing; do
   case "$tool" in
     nasm) command -v nasm >/dev/null 2>&1 || { echo "ensure-tools: nasm still missing" >&2; exit 1; } ;;
     chromium) [ -x /usr/bin/chromium ] || { echo "ensure-tools: /usr/bin/chromium still missing" >&2; exit 1; } ;;
+    seabios) [ -f /usr/share/seabios/bios.bin ] || { echo "ensure-tools: /usr/share/seabios/bios.bin still missing" >&2; exit 1; } ;;
   esac
 done
 echo "ensure-tools: installed:$missing" >&2
