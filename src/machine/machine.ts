@@ -7,6 +7,8 @@ import type { WasmSource } from "../core/wasm-source.ts";
 import { DebugPorts } from "../devices/debug-ports.ts";
 import { KeyboardController } from "../devices/kbc/device.ts";
 import { hypervisorCpuid, KvmClock } from "../devices/kvmclock/device.ts";
+import { VirtioBalloon } from "../devices/virtio/balloon/device.ts";
+import { VirtioPciTransport } from "../devices/virtio/pci-transport.ts";
 import { createI440fx, type I440fx } from "../devices/pci/i440fx.ts";
 import { DualPic } from "../devices/pic/device.ts";
 import { Pit8254, PIT_IRQ } from "../devices/pit/device.ts";
@@ -35,6 +37,10 @@ export interface MachineOptions {
   wasm?: WasmSource;
   clock?: ClockMode;
   tscHz?: number;
+  /** virtio-balloon in PCI slot 2 (default true), with its statistics interval. */
+  balloon?: boolean | { statsIntervalMs: number };
+  /** Receives what devices refuse from the guest (bad descriptors, addresses outside RAM). */
+  onDeviceLog?: (message: string) => void;
   /** kvm-clock and the KVM CPUID signature (default true); false: bare hardware. */
   kvmClock?: boolean;
   /** The host's wall clock (epoch ms) the RTC and kvm-clock use; Date.now by default. */
@@ -73,6 +79,8 @@ export type BootInfo =
   | { protocol: "multiboot"; multiboot: MultibootLoadResult; pci: PciSetupResult };
 
 const MSR_TSC = 0x10;
+const BALLOON_SLOT = 2;
+const DEVICE_LOG_LIMIT = 100;
 const DEFAULT_SLICE = 1_000_000;
 const MAX_SLICE = 0xffffffff;
 /** Realtime slices never get shorter than this, however close the next timer. */
@@ -93,6 +101,10 @@ export class Machine implements Steppable {
   readonly rtc: CmosRtc;
   readonly pci: I440fx;
   readonly kbc: KeyboardController;
+  /** virtio-balloon, unless the machine was made without it. */
+  readonly balloon: VirtioBalloon | null;
+  /** The latest device complaints about guest input, oldest first (at most 100). */
+  readonly deviceLog: string[] = [];
   /** kvm-clock (pvclock), unless the machine was made without it. */
   readonly kvmClock: KvmClock | null;
   readonly memoryMap: MemoryRegion[] | null;
@@ -190,6 +202,25 @@ export class Machine implements Steppable {
     this.kbc.attach(io);
     attachSystemControlA(io, resetLines);
 
+    const log = (message: string) => {
+      this.deviceLog.push(message);
+      if (this.deviceLog.length > DEVICE_LOG_LIMIT) this.deviceLog.shift();
+      options.onDeviceLog?.(message);
+    };
+
+    this.balloon = null;
+    const balloonOption = options.balloon ?? true;
+    if (balloonOption !== false) {
+      this.balloon = new VirtioBalloon({
+        ramBytes: options.ramBytes,
+        clock: this.clock,
+        statsIntervalMs: balloonOption === true ? undefined : balloonOption.statsIntervalMs,
+      });
+      const transport = new VirtioPciTransport({ model: this.balloon, memory: core.memory, log });
+      this.pci.bus.add(transport, BALLOON_SLOT);
+      this.timedDevices.push(this.balloon);
+    }
+
     this.kvmClock = null;
     if (options.kvmClock ?? true) {
       this.kvmClock = new KvmClock({
@@ -197,6 +228,7 @@ export class Machine implements Steppable {
         tsc: this.tsc,
         memory: core.memory,
         wallTimeMs: options.wallTimeMs,
+        log,
       });
       for (const entry of hypervisorCpuid(core.cpuid(1))) core.setCpuid(entry);
     }

@@ -62,9 +62,13 @@ describe("Linux guest (Node, realtime clock)", () => {
     expect(ticks - count(0)).toBeGreaterThanOrEqual(150); // HZ=250, at least a second later
   });
 
-  it("ls /sys/bus/pci/devices lists the host bridge and the ISA bridge", async () => {
+  it("ls /sys/bus/pci/devices lists the host bridge, the ISA bridge and the balloon", async () => {
     const out = await guest.run("ls /sys/bus/pci/devices");
-    expect(out.split(/\s+/).filter(Boolean)).toEqual(["0000:00:00.0", "0000:00:01.0"]);
+    expect(out.split(/\s+/).filter(Boolean)).toEqual([
+      "0000:00:00.0",
+      "0000:00:01.0",
+      "0000:00:02.0",
+    ]);
     const ids = await guest.run(
       "cat /sys/bus/pci/devices/0000:00:01.0/vendor /sys/bus/pci/devices/0000:00:01.0/device",
     );
