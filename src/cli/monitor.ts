@@ -1,7 +1,9 @@
 // The hive86 monitor: commands typed after Ctrl-A c in the headless runner.
 // Each command is a small function over the running machine; the table is
 // the help text.
+import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import type { Machine } from "../machine/machine.ts";
+import { parseSize } from "./size.ts";
 
 export interface MonitorContext {
   machine: Machine;
@@ -18,6 +20,33 @@ interface MonitorCommand {
 
 function formatNs(ns: number): string {
   return `${(ns / 1e9).toFixed(3)} s`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function balloonOf(machine: Machine) {
+  if (!machine.balloon) throw new Error("this machine has no balloon");
+  return machine.balloon;
+}
+
+function describeBalloon(info: BalloonInfo): string {
+  return [
+    `target: ${mib(info.targetBytes)} for the guest`,
+    `actual: ${mib(info.actualBytes)} (the guest's report; ${info.balloonedPages} pages held)`,
+  ].join("\n");
+}
+
+function describeStats(info: BalloonInfo): string {
+  const entries = Object.entries(info.stats);
+  if (entries.length === 0) return "no statistics from the guest yet";
+  const bytes = new Set(["freeMemory", "totalMemory", "availableMemory", "diskCaches"]);
+  const age = info.statsAgeSeconds === null ? "" : ` (${info.statsAgeSeconds.toFixed(1)} s ago)`;
+  return [
+    `guest statistics${age}:`,
+    ...entries.map(([name, value]) => `  ${name}: ${bytes.has(name) ? mib(value!) : value}`),
+  ].join("\n");
 }
 
 const COMMANDS: Record<string, MonitorCommand> = {
@@ -39,6 +68,33 @@ const COMMANDS: Record<string, MonitorCommand> = {
         `instructions: ${instructions} (${(instructions / hostSeconds / 1e6).toFixed(1)} MIPS ` +
           `over ${hostSeconds.toFixed(1)} s)`,
       ].join("\n");
+    },
+  },
+  balloon: {
+    usage: "balloon [SIZE]",
+    help: "set the guest's memory target (e.g. 64M), or show the balloon",
+    run: (args, { machine }) => {
+      const balloon = balloonOf(machine);
+      if (args.length > 0) {
+        const bytes = parseSize(args[0]!);
+        if (bytes === null) throw new Error(`not a size: ${args[0]} (try 64M)`);
+        balloon.setTargetBytes(bytes);
+      }
+      return describeBalloon(balloon.info());
+    },
+  },
+  stats: {
+    usage: "stats [interval MS]",
+    help: "the guest's memory statistics; or how often to ask (guest ms, 0 = never)",
+    run: (args, { machine }) => {
+      const balloon = balloonOf(machine);
+      if (args[0] === "interval") {
+        const ms = Number(args[1]);
+        if (!Number.isFinite(ms) || ms < 0) throw new Error(`not an interval: ${args[1]}`);
+        balloon.setStatsInterval(ms);
+        return `statistics every ${ms} ms of guest time`;
+      }
+      return describeStats(balloon.info());
     },
   },
   stop: {

@@ -27,7 +27,22 @@ const view = {
   instructions: element<HTMLElement>("#vm-instructions"),
   pause: element<HTMLButtonElement>("#pause"),
   resume: element<HTMLButtonElement>("#resume"),
+  balloonTarget: element<HTMLInputElement>("#balloon-target"),
+  balloonTargetValue: element<HTMLOutputElement>("#balloon-target-value"),
+  balloonActual: element<HTMLElement>("#balloon-actual"),
+  balloonPages: element<HTMLElement>("#balloon-pages"),
+  statFree: element<HTMLElement>("#stat-free"),
+  statAvailable: element<HTMLElement>("#stat-available"),
+  statTotal: element<HTMLElement>("#stat-total"),
+  statMinorFaults: element<HTMLElement>("#stat-minor-faults"),
+  statMajorFaults: element<HTMLElement>("#stat-major-faults"),
 };
+
+const MIB = 2 ** 20;
+
+function mib(bytes: number | undefined): string {
+  return bytes === undefined ? "—" : `${(bytes / MIB).toFixed(1)} MiB`;
+}
 
 function setBootState(state: string): void {
   document.body.dataset.bootState = state;
@@ -65,6 +80,15 @@ async function start(): Promise<void> {
 
   view.pause.addEventListener("click", () => void vm.pause());
   view.resume.addEventListener("click", () => void vm.resume());
+  view.balloonTarget.max = String(RAM_BYTES / MIB);
+  view.balloonTarget.value = view.balloonTarget.max;
+  const showTarget = () =>
+    (view.balloonTargetValue.textContent = `${view.balloonTarget.value} MiB`);
+  showTarget();
+  view.balloonTarget.addEventListener("input", showTarget);
+  view.balloonTarget.addEventListener("change", () => {
+    void vm.setBalloonTarget(Number(view.balloonTarget.value) * MIB);
+  });
 
   setBootState("booting");
   view.progressLabel.textContent = "loading the kernel";
@@ -82,6 +106,15 @@ async function start(): Promise<void> {
     view.instructions.textContent = `${(s.instructions / 1e6).toFixed(0)} M`;
     view.pause.disabled = s.state !== "running";
     view.resume.disabled = s.state !== "paused";
+    const balloon = s.balloon;
+    view.balloonTarget.disabled = !balloon || s.state !== "running";
+    view.balloonActual.textContent = mib(balloon?.actualBytes);
+    view.balloonPages.textContent = balloon ? String(balloon.balloonedPages) : "—";
+    view.statFree.textContent = mib(balloon?.stats.freeMemory);
+    view.statAvailable.textContent = mib(balloon?.stats.availableMemory);
+    view.statTotal.textContent = mib(balloon?.stats.totalMemory);
+    view.statMinorFaults.textContent = String(balloon?.stats.minorFaults ?? "—");
+    view.statMajorFaults.textContent = String(balloon?.stats.majorFaults ?? "—");
   }, 500);
 }
 

@@ -3,6 +3,7 @@
 // guest's console output comes back through the events proxy the page hands
 // to boot().
 import * as Comlink from "comlink";
+import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import { Machine, type StopReason } from "../machine/machine.ts";
 
 export interface BootRequest {
@@ -28,6 +29,8 @@ export interface VmStatus {
   /** Guest time since power-on, in seconds. */
   guestSeconds: number;
   ramBytes: number;
+  /** The balloon's target, what the guest gave and its statistics; null without a balloon. */
+  balloon: BalloonInfo | null;
 }
 
 let machine: Machine | null = null;
@@ -71,6 +74,12 @@ const api = {
     machine?.start();
   },
 
+  /** Asks the guest to keep `bytes` of memory: the balloon takes the rest. */
+  setBalloonTarget(bytes: number): void {
+    if (!machine?.balloon) throw new Error("no machine with a balloon is running");
+    machine.balloon.setTargetBytes(bytes);
+  },
+
   status(): VmStatus {
     if (!machine) {
       return {
@@ -80,6 +89,7 @@ const api = {
         mips: 0,
         guestSeconds: 0,
         ramBytes: 0,
+        balloon: null,
       };
     }
     const now = performance.now();
@@ -95,6 +105,7 @@ const api = {
       mips,
       guestSeconds: machine.now() / 1e9,
       ramBytes: machine.core.memory.ramBytes,
+      balloon: machine.balloon?.info() ?? null,
     };
   },
 };

@@ -1,10 +1,7 @@
 // The demo page boots the Linux guest in a Web Worker; its console is an
 // xterm.js terminal a person can type into.
-import { expect, test, type Page } from "@playwright/test";
-
-async function terminalText(page: Page): Promise<string> {
-  return page.locator("#terminal .xterm-rows").innerText();
-}
+import { expect, test } from "@playwright/test";
+import { terminalText } from "./page-helpers.ts";
 
 test("the demo boots Linux to a shell and runs a typed command", async ({ page }) => {
   const errors: string[] = [];
