@@ -94,8 +94,13 @@ export class LinuxSession {
     }
   }
 
+  /**
+   * Waits for the first shell prompt, then widens the terminal so the line
+   * editor never wraps a long command line (it cannot ask our console its size).
+   */
   async waitForPrompt(timeoutMs: number): Promise<void> {
     await this.waitFor(new RegExp(escapeRegExp(SHELL_PROMPT)), timeoutMs);
+    await this.run("stty cols 1000");
   }
 
   type(text: string): void {
