@@ -12,22 +12,28 @@ import { guestFiles } from "../helpers/linux-guest.ts";
 const BIN = join(import.meta.dirname, "../../bin/hive86.mjs");
 const workDir = mkdtempSync(join(tmpdir(), "hive86-cli-kernel-"));
 
+/** `hive86 run` with piped stdio, and waiting for what it prints. */
+function spawnRunner(...args: string[]) {
+  guestFiles(); // fails with a clear message when the guest is not built
+  const child = spawn(process.execPath, [BIN, "run", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const out = { stdout: "", stderr: "" };
+  child.stdout.on("data", (chunk: Buffer) => (out.stdout += chunk.toString("latin1")));
+  child.stderr.on("data", (chunk: Buffer) => (out.stderr += chunk.toString("latin1")));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  const waitIn = async (stream: "stdout" | "stderr", pattern: RegExp, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(out[stream])) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${out[stream].slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  return { child, out, exited, waitIn };
+}
+
 describe("hive86 run (kernels)", () => {
   it("boots the default guest to a prompt where typed commands run, and Ctrl-A x quits", async () => {
-    guestFiles(); // fails with a clear message when the guest is not built
-    const child = spawn(process.execPath, [BIN, "run"], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("latin1")));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("latin1")));
-    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    const waitFor = async (pattern: RegExp, ms: number) => {
-      const deadline = Date.now() + ms;
-      while (!pattern.test(stdout)) {
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${stdout.slice(-2000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
+    const { child, out, exited, waitIn } = spawnRunner();
+    const waitFor = (pattern: RegExp, ms: number) => waitIn("stdout", pattern, ms);
     try {
       await waitFor(/hive86:\/# /, 120_000);
       child.stdin.write("echo cli-$((6*7))\r");
@@ -39,9 +45,42 @@ describe("hive86 run (kernels)", () => {
     } finally {
       child.kill();
     }
-    const report = JSON.parse(stderr.trim().split("\n").at(-1)!) as Record<string, unknown>;
+    const report = JSON.parse(out.stderr.trim().split("\n").at(-1)!) as Record<string, unknown>;
     expect(report).toMatchObject({ reason: "quit" });
     expect(report.instructions as number).toBeGreaterThan(50_000_000);
+  }, 180_000);
+
+  it("the monitor (Ctrl-A c) sets the balloon and shows the guest's statistics", async () => {
+    const { child, out, exited, waitIn } = spawnRunner();
+    try {
+      await waitIn("stdout", /hive86:\/# /, 120_000);
+      child.stdin.write("\x01c");
+      await waitIn("stderr", /\(hive86\) /, 10_000);
+      child.stdin.write("balloon 64M\r");
+      await waitIn("stderr", /target: 64\.0 MiB for the guest/, 10_000);
+      // The guest inflates in the background: ask again until it has given all 64 MiB.
+      const done = /actual: 64\.0 MiB \(the guest's report; 16384 pages held\)/;
+      for (let i = 0; i < 60 && !done.test(out.stderr); i++) {
+        child.stdin.write("balloon\r");
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(out.stderr).toMatch(done);
+      child.stdin.write("stats\r");
+      await waitIn(
+        "stderr",
+        /guest statistics \([\d.]+ s ago\):[\s\S]*totalMemory: 1\d\d\.\d MiB/,
+        10_000,
+      );
+      child.stdin.write("bogus\r");
+      await waitIn("stderr", /unknown command: bogus/, 10_000);
+      child.stdin.write("\x01c"); // back to the guest console
+      child.stdin.write("echo back-$((1+1))\r");
+      await waitIn("stdout", /^back-2\r?$/m, 30_000);
+      child.stdin.write("\x01x");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill();
+    }
   }, 180_000);
 
   it("runs a Multiboot kernel given with --kernel and its exit status", () => {
