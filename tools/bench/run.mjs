@@ -5,7 +5,8 @@
 //        in the same Chromium the same kernel and initramfs on v86.
 // Prints the tables and writes build/bench/results.json.
 //
-//   node tools/bench/run.mjs [--only cpu|boot] [--runs N] [--warmup N] [--boot-runs N]
+//   node tools/bench/run.mjs [--only cpu|boot|balloon] [--runs N] [--warmup N] [--boot-runs N]
+//                            [--balloon-rounds N]
 //                            [--boot-timeout S] [--no-browser] [--no-node] [--no-v86] [--realmode]
 //
 // Expects build/hive86.wasm (the npm script builds it first). A wrong checksum
@@ -42,6 +43,7 @@ const { values: opts } = parseArgs({
     warmup: { type: "string", default: "1" },
     "boot-runs": { type: "string", default: "3" },
     "boot-timeout": { type: "string", default: "180" },
+    "balloon-rounds": { type: "string", default: "5" },
     "no-browser": { type: "boolean", default: false },
     "no-node": { type: "boolean", default: false },
     "no-v86": { type: "boolean", default: false },
@@ -50,11 +52,14 @@ const { values: opts } = parseArgs({
     realmode: { type: "boolean", default: false },
   },
 });
-if (opts.only !== undefined && opts.only !== "cpu" && opts.only !== "boot") {
-  fail(`--only takes cpu or boot, got ${opts.only}`);
+if (opts.only !== undefined && !["cpu", "boot", "balloon"].includes(opts.only)) {
+  fail(`--only takes cpu, boot or balloon, got ${opts.only}`);
 }
-const doCpu = opts.only !== "boot";
-const doBoot = opts.only !== "cpu";
+const doCpu = opts.only === undefined || opts.only === "cpu";
+const doBoot = opts.only === undefined || opts.only === "boot";
+// Node only: the same machine code runs in the worker, the device work is what is timed.
+const doBalloon = (opts.only === undefined || opts.only === "balloon") && !opts["no-node"];
+const balloonRounds = positiveInt(opts["balloon-rounds"], "--balloon-rounds");
 const runs = positiveInt(opts.runs, "--runs");
 const warmup = Math.max(0, Number.parseInt(opts.warmup, 10) || 0);
 const bootRuns = positiveInt(opts["boot-runs"], "--boot-runs");
@@ -111,7 +116,7 @@ if (doCpu) {
 
 // The guest build is cached outside the checkout; build.sh only runs when
 // build/guest is missing, so a guest others are using is left alone.
-if (doBoot && !(existsSync(kernelPath) && existsSync(initrdPath))) {
+if ((doBoot || doBalloon) && !(existsSync(kernelPath) && existsSync(initrdPath))) {
   log("build/guest is missing: running tools/guest/build.sh");
   const built = spawnSync("bash", [join(root, "tools", "guest", "build.sh")], { stdio: "inherit" });
   if (built.status !== 0) fail("tools/guest/build.sh failed (see above)");
@@ -170,6 +175,23 @@ if (!opts["no-node"] && doBoot) {
     } catch (error) {
       fail(`booting in Node: ${errorText(error)}`);
     }
+  }
+}
+
+let balloonResult = null;
+if (doBalloon) {
+  log(`Node ${process.version}: ${balloonRounds} rounds of inflating and deflating 64 MiB`);
+  const balloonRunner = await tsImport("./balloon-runner.ts", import.meta.url);
+  try {
+    balloonResult = await balloonRunner.benchBalloon({
+      wasm: new Uint8Array(readFileSync(wasmPath)),
+      kernel: new Uint8Array(readFileSync(kernelPath)),
+      initrd: new Uint8Array(readFileSync(initrdPath)),
+      rounds: balloonRounds,
+      timeoutMs: bootTimeoutMs,
+    });
+  } catch (error) {
+    fail(`balloon in Node: ${errorText(error)}`);
   }
 }
 
@@ -271,6 +293,8 @@ let cpuJson = null;
 if (cpuResults.length > 0) cpuJson = reportCpu();
 let bootJson = null;
 if (doBoot) bootJson = reportBoot();
+let balloonJson = null;
+if (balloonResult) balloonJson = reportBalloon(balloonResult);
 console.log(
   `machine: ${machine.cpu} (${machine.cores} cores); node ${machine.node}; chromium ${machine.chromium ?? "not run"}`,
 );
@@ -287,6 +311,7 @@ const json = {
   ...(cpuJson ?? {}),
   ...(cpuJson ? { machine } : {}),
   boot: bootJson ?? previous.boot ?? null,
+  balloon: balloonJson ?? previous.balloon ?? null,
 };
 writeFileSync(resultsPath, JSON.stringify(json, null, 2) + "\n");
 log(`wrote ${relative(root, resultsPath)}`);
@@ -350,6 +375,32 @@ function reportCpu() {
     harvestEvery: runner.SLICE,
     results: rows,
     trackingOnOffPairedRatio: Object.fromEntries(cpuResults.map((r) => [r.runtime, r.pairedRatio])),
+  };
+}
+
+function reportBalloon(result) {
+  const row = (what, samples) => {
+    const median = runner.median(samples);
+    const min = Math.min(...samples);
+    return { what, medianMs: median, minMs: min, mibPerSecond: 64 / (median / 1000), samples };
+  };
+  const rows = [row("inflate 64 MiB", result.inflateMs), row("deflate 64 MiB", result.deflateMs)];
+  console.log("");
+  console.log(
+    `virtio-balloon in the Linux guest (Node, ${result.pages} pages, ${balloonRounds} rounds)`,
+  );
+  console.log("| step           | median (ms) | min (ms) | MiB/s (median) |");
+  console.log("| -------------- | ----------: | -------: | -------------: |");
+  for (const r of rows) {
+    console.log(
+      `| ${r.what.padEnd(14)} | ${r.medianMs.toFixed(0).padStart(11)} | ${r.minMs.toFixed(0).padStart(8)} | ${r.mibPerSecond.toFixed(0).padStart(14)} |`,
+    );
+  }
+  return {
+    date: new Date().toISOString(),
+    pages: result.pages,
+    rounds: balloonRounds,
+    results: rows,
   };
 }
 
