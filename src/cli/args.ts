@@ -15,6 +15,8 @@ export interface RunCommand {
   kernelPath: string | null;
   initrdPath: string | null;
   append: string | null;
+  /** A snapshot file to resume instead of booting. */
+  restorePath: string | null;
   ramBytes: number;
   /** Stop after about this many instructions; null = no limit. */
   maxInsns: number | null;
@@ -43,6 +45,7 @@ const RUN_OPTIONS = [
   "--debugcon",
   "--serial",
   "--clock",
+  "--restore",
 ] as const;
 type RunOption = (typeof RUN_OPTIONS)[number];
 
@@ -118,8 +121,14 @@ export function parseArgs(argv: string[]): Command {
     throw new UsageError("run: --bios and --kernel exclude each other");
   }
   if (biosPath !== null) {
-    for (const name of ["--initrd", "--append"] as const) {
+    for (const name of ["--initrd", "--append", "--restore"] as const) {
       if (options.has(name)) throw new UsageError(`run: ${name} needs --kernel, not --bios`);
+    }
+  }
+  const restorePath = options.get("--restore") ?? null;
+  if (restorePath !== null) {
+    for (const name of ["--kernel", "--initrd", "--append"] as const) {
+      if (options.has(name)) throw new UsageError(`run: --restore resumes a snapshot; no ${name}`);
     }
   }
   const ram = options.get("--ram");
@@ -130,6 +139,7 @@ export function parseArgs(argv: string[]): Command {
     kernelPath,
     initrdPath: options.get("--initrd") ?? null,
     append: options.get("--append") ?? null,
+    restorePath,
     ramBytes: ram === undefined ? DEFAULT_RAM_BYTES : parseRamSize(ram),
     maxInsns:
       maxInsns !== undefined
@@ -148,6 +158,7 @@ export const HELP_TEXT = `hive86 — an x86 PC emulator (headless runner)
 Usage:
   hive86 run                                   boot the default Linux guest
   hive86 run --kernel FILE [--initrd FILE] [--append CMDLINE] [options]
+  hive86 run --restore SNAPSHOT [options]
   hive86 run --bios ROM [options]
   hive86 --help
 
@@ -157,6 +168,8 @@ Guest:
                     build/guest/initramfs.cpio.gz (made by "npm run guest").
   --initrd FILE     initramfs / initrd image for --kernel
   --append CMDLINE  kernel command line (default "${DEFAULT_APPEND}")
+  --restore FILE    resume a snapshot (written by the monitor's "save FILE");
+                    --ram must match the machine it came from.
   --bios ROM        raw firmware image, a multiple of 4 KiB up to 256 KiB,
                     mapped to end at 1 MiB and below 4 GiB; the CPU starts at
                     the reset vector F000:FFF0.
@@ -190,7 +203,7 @@ Exit status:
   (V << 1) | 1  the guest wrote V to port 0xF4 (the OS keeps the low 8 bits)
   0             halted, reset, quit, or reached --max-insns
   2             usage error: unknown option, missing value, unreadable file
-  3             the kernel image was rejected (not a bzImage, truncated, ...)
+  3             the kernel image or snapshot was rejected (not a bzImage, truncated, ...)
   4             triple fault
   70            internal error in the emulator
 `;

@@ -4,6 +4,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:f
 import { fileURLToPath } from "node:url";
 import { KernelImageError } from "../machine/boot/bzimage.ts";
 import { MultibootImageError } from "../machine/boot/multiboot.ts";
+import { loadSnapshot, SnapshotError } from "../migration/snapshot.ts";
 import { Machine, type ClockMode, type StopReason } from "../machine/machine.ts";
 import {
   DEFAULT_APPEND,
@@ -166,9 +167,10 @@ function kernelFiles(command: RunCommand): { kernel: string; initrd: string | nu
 }
 
 async function runKernel(command: RunCommand): Promise<number> {
-  const files = kernelFiles(command);
-  const kernel = readInput(files.kernel, "--kernel");
-  const initrd = files.initrd === null ? undefined : readInput(files.initrd, "--initrd");
+  const files = command.restorePath === null ? kernelFiles(command) : null;
+  const kernel = files ? readInput(files.kernel, "--kernel") : null;
+  const initrd = files?.initrd ? readInput(files.initrd, "--initrd") : undefined;
+  const snapshot = command.restorePath ? readInput(command.restorePath, "--restore") : null;
   const serial = openSink(command.serial, "--serial");
   const debugcon = openSink(command.debugcon, "--debugcon");
   const interactive = command.serial === "-";
@@ -183,10 +185,15 @@ async function runKernel(command: RunCommand): Promise<number> {
     onSerialOutput: (bytes) => serial?.write(bytes),
   });
   try {
-    machine.loadKernel(kernel, { cmdline: command.append ?? DEFAULT_APPEND, initrd });
+    if (snapshot) loadSnapshot(machine, snapshot);
+    else machine.loadKernel(kernel!, { cmdline: command.append ?? DEFAULT_APPEND, initrd });
   } catch (error) {
-    if (error instanceof KernelImageError || error instanceof MultibootImageError) {
-      process.stderr.write(`hive86: ${files.kernel}: ${error.message}\n`);
+    const rejected =
+      error instanceof KernelImageError ||
+      error instanceof MultibootImageError ||
+      error instanceof SnapshotError;
+    if (rejected) {
+      process.stderr.write(`hive86: ${command.restorePath ?? files!.kernel}: ${error.message}\n`);
       return EXIT_BAD_KERNEL;
     }
     throw error;

@@ -2,7 +2,7 @@
 // piped, so no raw mode), the Ctrl-A escapes, a Multiboot kernel, and
 // rejected images.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -82,6 +82,39 @@ describe("hive86 run (kernels)", () => {
       child.kill();
     }
   }, 180_000);
+
+  it("the monitor saves a snapshot that --restore resumes, shell and files included", async () => {
+    const file = join(workDir, "guest.snapshot");
+    const first = spawnRunner();
+    try {
+      await first.waitIn("stdout", /hive86:\/# /, 120_000);
+      first.child.stdin.write("echo kept-$((20+1)) > /tmp/mark; stty cols 1000\r");
+      await first.waitIn("stdout", /stty cols 1000\r?\n[\s\S]*hive86:\/# /, 30_000);
+      first.child.stdin.write(`\x01csave ${file}\r`);
+      await first.waitIn("stderr", /saved [\d.]+ MiB to .*: \d+ pages stored/, 60_000);
+      first.child.stdin.write("\x01x");
+      expect(await first.exited).toBe(0);
+    } finally {
+      first.child.kill();
+    }
+    const second = spawnRunner("--restore", file);
+    try {
+      second.child.stdin.write("cat /tmp/mark\r");
+      await second.waitIn("stdout", /^kept-21\r?$/m, 60_000);
+      second.child.stdin.write("\x01x");
+      expect(await second.exited).toBe(0);
+    } finally {
+      second.child.kill();
+    }
+    const truncated = join(workDir, "truncated.snapshot");
+    writeFileSync(truncated, readFileSync(file).subarray(0, 5000));
+    const refused = spawnSync(process.execPath, [BIN, "run", "--restore", truncated], {
+      encoding: "utf8",
+      input: "",
+    });
+    expect(refused.status).toBe(3);
+    expect(refused.stderr).toMatch(/truncated or padded/);
+  }, 240_000);
 
   it("runs a Multiboot kernel given with --kernel and its exit status", () => {
     const image = assemble(join(import.meta.dirname, "../machine/programs/multiboot-elf.asm"));

@@ -1,0 +1,199 @@
+// Snapshot files: a paused machine's state tree and its RAM, in one buffer.
+//
+//   0   "HIVE86SS"              magic
+//   8   u32 format version
+//   12  u32 length of the JSON block
+//   16  u32 number of RAM pages stored
+//   20  u32 CRC-32 of everything after the 24-byte header
+//   24  JSON block (UTF-8): the machine state and the list of stored pages
+//   ..  the stored pages, 4 KiB each, in the list's order
+//
+// Pages that are all zero and pages the balloon holds are not stored (the
+// balloon's are zero too, and need no scan). Loading checks everything before
+// it changes the machine: a corrupted or truncated file is refused with a
+// message and the machine is left as it was.
+import type { Machine } from "../machine/machine.ts";
+import type { MachineState } from "../machine/machine-state.ts";
+import { Crc32 } from "./crc32.ts";
+
+export const SNAPSHOT_MAGIC = "HIVE86SS";
+export const SNAPSHOT_VERSION = 1;
+const HEADER_BYTES = 24;
+const PAGE = 4096;
+
+export class SnapshotError extends Error {}
+
+interface SnapshotInfo {
+  machine: MachineState;
+  ramBytes: number;
+  /** Stored pages as sorted [start, end) ranges. */
+  pages: Array<[number, number]>;
+  skipped: { zero: number; ballooned: number };
+}
+
+export interface SnapshotSummary {
+  bytes: number;
+  storedPages: number;
+  zeroPages: number;
+  balloonedPages: number;
+}
+
+function isZero(page: Uint8Array): boolean {
+  const words = new Uint32Array(page.buffer, page.byteOffset, PAGE / 4);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
+/** Serializes a paused machine; returns the file's bytes and what went in. */
+export function saveSnapshot(machine: Machine): { bytes: Uint8Array; summary: SnapshotSummary } {
+  const state = machine.saveState(); // refuses a running machine
+  const memory = machine.core.memory;
+  const ramPages = memory.ramBytes / PAGE;
+  const ballooned = machine.balloon?.ballooned;
+  const ram = memory.read(0, memory.ramBytes);
+  const ranges: Array<[number, number]> = [];
+  const stored: number[] = [];
+  let zero = 0;
+  let balloonedCount = 0;
+  for (let page = 0; page < ramPages; page++) {
+    if (ballooned?.has(page)) {
+      balloonedCount++;
+      continue;
+    }
+    if (isZero(ram.subarray(page * PAGE, (page + 1) * PAGE))) {
+      zero++;
+      continue;
+    }
+    stored.push(page);
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === page) last[1] = page + 1;
+    else ranges.push([page, page + 1]);
+  }
+  const info: SnapshotInfo = {
+    machine: state,
+    ramBytes: memory.ramBytes,
+    pages: ranges,
+    skipped: { zero, ballooned: balloonedCount },
+  };
+  const json = new TextEncoder().encode(JSON.stringify(info));
+  const bytes = new Uint8Array(HEADER_BYTES + json.length + stored.length * PAGE);
+  bytes.set(new TextEncoder().encode(SNAPSHOT_MAGIC), 0);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(8, SNAPSHOT_VERSION, true);
+  view.setUint32(12, json.length, true);
+  view.setUint32(16, stored.length, true);
+  bytes.set(json, HEADER_BYTES);
+  let at = HEADER_BYTES + json.length;
+  for (const page of stored) {
+    bytes.set(ram.subarray(page * PAGE, (page + 1) * PAGE), at);
+    at += PAGE;
+  }
+  view.setUint32(20, new Crc32().update(bytes.subarray(HEADER_BYTES)).digest(), true);
+  return {
+    bytes,
+    summary: {
+      bytes: bytes.length,
+      storedPages: stored.length,
+      zeroPages: zero,
+      balloonedPages: balloonedCount,
+    },
+  };
+}
+
+function parseInfo(json: Uint8Array, ramBytes: number, storedPages: number): SnapshotInfo {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch (error) {
+    throw new SnapshotError(`the snapshot's JSON block does not parse: ${String(error)}`);
+  }
+  if (typeof value !== "object" || value === null) {
+    throw new SnapshotError("the snapshot's JSON block is not an object");
+  }
+  const info = value as Partial<SnapshotInfo>;
+  if (info.ramBytes !== ramBytes) {
+    throw new SnapshotError(
+      `the snapshot is of a machine with ${String(info.ramBytes)} bytes of RAM; this one has ${ramBytes}`,
+    );
+  }
+  if (!Array.isArray(info.pages)) throw new SnapshotError("the snapshot lists no pages");
+  const ramPages = ramBytes / PAGE;
+  let previousEnd = 0;
+  let count = 0;
+  for (const range of info.pages as unknown[]) {
+    const [start, end] = Array.isArray(range) ? (range as unknown[]) : [];
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(end) ||
+      (start as number) < previousEnd ||
+      (end as number) <= (start as number) ||
+      (end as number) > ramPages
+    ) {
+      throw new SnapshotError(`the snapshot's page list has a bad range: ${JSON.stringify(range)}`);
+    }
+    count += (end as number) - (start as number);
+    previousEnd = end as number;
+  }
+  if (count !== storedPages) {
+    throw new SnapshotError(
+      `the snapshot's page list names ${count} pages but its header says ${storedPages}`,
+    );
+  }
+  return info as SnapshotInfo;
+}
+
+/**
+ * Loads a snapshot into a paused machine of the same RAM size. Everything is
+ * checked first; a refused file changes nothing.
+ */
+export function loadSnapshot(machine: Machine, bytes: Uint8Array): SnapshotSummary {
+  if (bytes.length < HEADER_BYTES) {
+    throw new SnapshotError(
+      `a snapshot is at least ${HEADER_BYTES} bytes; this is ${bytes.length}`,
+    );
+  }
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== SNAPSHOT_MAGIC) throw new SnapshotError("not a hive86 snapshot (bad magic)");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== SNAPSHOT_VERSION) {
+    throw new SnapshotError(`snapshot format version ${version} is not supported (want 1)`);
+  }
+  const jsonBytes = view.getUint32(12, true);
+  const storedPages = view.getUint32(16, true);
+  const expected = HEADER_BYTES + jsonBytes + storedPages * PAGE;
+  if (bytes.length !== expected) {
+    throw new SnapshotError(
+      `the snapshot is ${bytes.length} bytes but its header describes ${expected}: truncated or padded`,
+    );
+  }
+  const crc = new Crc32().update(bytes.subarray(HEADER_BYTES)).digest();
+  if (crc !== view.getUint32(20, true)) {
+    throw new SnapshotError("the snapshot is corrupted: its CRC-32 does not match");
+  }
+  const memory = machine.core.memory;
+  const info = parseInfo(
+    bytes.subarray(HEADER_BYTES, HEADER_BYTES + jsonBytes),
+    memory.ramBytes,
+    storedPages,
+  );
+  // Atomic: a state any component refuses leaves the machine as it was.
+  try {
+    machine.restoreState(info.machine);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SnapshotError(`the snapshot's machine state is refused: ${reason}`);
+  }
+  memory.fill(0, memory.ramBytes, 0);
+  let at = HEADER_BYTES + jsonBytes;
+  for (const [start, end] of info.pages) {
+    memory.write(start * PAGE, bytes.subarray(at, at + (end - start) * PAGE));
+    at += (end - start) * PAGE;
+  }
+  return {
+    bytes: bytes.length,
+    storedPages,
+    zeroPages: info.skipped?.zero ?? 0,
+    balloonedPages: info.skipped?.ballooned ?? 0,
+  };
+}
