@@ -37,8 +37,8 @@ export interface MachineOptions {
   wasm?: WasmSource;
   clock?: ClockMode;
   tscHz?: number;
-  /** virtio-balloon in PCI slot 2 (default true), with its statistics interval. */
-  balloon?: boolean | { statsIntervalMs: number };
+  /** virtio-balloon in PCI slot 2 (default true), with its statistics interval and features. */
+  balloon?: boolean | { statsIntervalMs?: number; freePageReporting?: boolean };
   /** Receives what devices refuse from the guest (bad descriptors, addresses outside RAM). */
   onDeviceLog?: (message: string) => void;
   /** kvm-clock and the KVM CPUID signature (default true); false: bare hardware. */
@@ -214,7 +214,7 @@ export class Machine implements Steppable {
       this.balloon = new VirtioBalloon({
         ramBytes: options.ramBytes,
         clock: this.clock,
-        statsIntervalMs: balloonOption === true ? undefined : balloonOption.statsIntervalMs,
+        ...(balloonOption === true ? {} : balloonOption),
       });
       const transport = new VirtioPciTransport({ model: this.balloon, memory: core.memory, log });
       this.pci.bus.add(transport, BALLOON_SLOT);

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import {
   VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+  VIRTIO_BALLOON_F_REPORTING,
   VIRTIO_BALLOON_F_STATS_VQ,
   VirtioBalloon,
 } from "../../src/devices/virtio/balloon/device.ts";
@@ -17,6 +18,8 @@ import {
   F_EVENT_IDX,
   F_VERSION_1,
   FakeVirtioDriver,
+  DESC_NEXT,
+  DESC_WRITE,
   type DriverMode,
 } from "../helpers/virtio-driver.ts";
 
@@ -24,6 +27,7 @@ const PAGE = 4096;
 const RAM_PAGES = BOARD_RAM_BYTES / PAGE;
 const STATS_F = 1n << BigInt(VIRTIO_BALLOON_F_STATS_VQ);
 const OOM_F = 1n << BigInt(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+const REPORTING_F = 1n << BigInt(VIRTIO_BALLOON_F_REPORTING);
 // Pages the fake driver does not allocate its rings from (it uses 0x10000-0xEFFFF).
 const FREE_PAGE_A = 0x05;
 const FREE_PAGE_B = 0x06;
@@ -215,6 +219,72 @@ describe("virtio-balloon", () => {
     expect(() => board.bus.restore(broken((d) => (d.targetPages = "many")))).toThrow(TypeError);
     expect(board.bus.save()).toEqual(good);
     expect(balloon.info().balloonedPages).toBe(1);
+  });
+});
+
+describe("virtio-balloon free page reporting", () => {
+  function reportingSetup(withStats: boolean) {
+    const clock = new ManualClock();
+    const balloon = new VirtioBalloon({ ramBytes: BOARD_RAM_BYTES, clock });
+    const board = createVirtioBoard(balloon);
+    const driver = new FakeVirtioDriver(board, "modern");
+    const wanted = (withStats ? STATS_F : 0n) | REPORTING_F | F_EVENT_IDX | F_VERSION_1;
+    const queues = driver.init(wanted, withStats ? 4 : 3);
+    return { balloon, board, driver, reporting: queues.at(-1)! };
+  }
+
+  it.each([true, false])(
+    "zeroes the whole pages of each reported range and returns the buffer (stats queue: %s)",
+    (withStats) => {
+      const { balloon, board, reporting } = reportingSetup(withStats);
+      board.memory.fill(FREE_PAGE_A * PAGE, 2 * PAGE, 0x5a);
+      board.memory.fill(0x8000, PAGE, 0x5a);
+      board.dirtyPages.clear();
+      // Linux reports free memory as device-writable buffers, one per free
+      // chunk: two whole pages, and a range that covers no whole page.
+      const last = reporting.size - 1;
+      reporting.writeDescriptor(last, {
+        addr: FREE_PAGE_A * PAGE,
+        len: 2 * PAGE,
+        flags: DESC_NEXT | DESC_WRITE,
+        next: last - 1,
+      });
+      reporting.writeDescriptor(last - 1, {
+        addr: 0x8010,
+        len: PAGE - 32,
+        flags: DESC_WRITE,
+        next: 0,
+      });
+      reporting.publish(last);
+      reporting.notify();
+      expect(reporting.usedIdx()).toBe(1);
+      expect(board.memory.read(FREE_PAGE_A * PAGE, 2 * PAGE).every((b) => b === 0)).toBe(true);
+      expect(board.memory.read(0x8000, PAGE).every((b) => b === 0x5a)).toBe(true);
+      expect(board.dirtyPages.has(FREE_PAGE_A) && board.dirtyPages.has(FREE_PAGE_B)).toBe(true);
+      expect(balloon.info().reportedPages).toBe(2);
+      expect(balloon.info().balloonedPages).toBe(0); // reported pages stay the guest's
+    },
+  );
+
+  it("a report in a device-readable buffer puts the device in NEEDS_RESET", () => {
+    const { balloon, board, driver, reporting } = reportingSetup(true);
+    board.memory.fill(FREE_PAGE_A * PAGE, PAGE, 0x5a);
+    reporting.post({ out: [new Uint8Array(16)] });
+    reporting.kick();
+    expect(driver.status() & 0x40).toBe(0x40);
+    expect(board.log.join("\n")).toMatch(/free page report must be device-writable/);
+    expect(board.memory.read(FREE_PAGE_A * PAGE, PAGE).every((b) => b === 0x5a)).toBe(true);
+    expect(balloon.info().reportedPages).toBe(0);
+  });
+
+  it("is not offered when the machine turns it off", () => {
+    const balloon = new VirtioBalloon({
+      ramBytes: BOARD_RAM_BYTES,
+      clock: new ManualClock(),
+      freePageReporting: false,
+    });
+    const driver = new FakeVirtioDriver(createVirtioBoard(balloon), "modern");
+    expect(driver.deviceFeatures() & REPORTING_F).toBe(0n);
   });
 });
 

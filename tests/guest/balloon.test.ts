@@ -63,6 +63,24 @@ describe("virtio-balloon in the Linux guest", () => {
     expect(guest.machine.deviceLog).toEqual([]);
   }, 90_000);
 
+  it("the guest reports its free memory (free page reporting) and the device discards it", async () => {
+    const features = (await guest.run("cat /sys/bus/virtio/devices/virtio0/features")).trim();
+    expect(features[5]).toBe("1"); // VIRTIO_BALLOON_F_REPORTING negotiated
+    expect(await guest.run("cat /sys/module/page_reporting/parameters/page_reporting_order")).toBe(
+      "5\n",
+    );
+    const balloon = guest.machine.balloon!;
+    // Linux reports 2 s after memory is freed, in chunks of 32 pages or more.
+    await guest.run("dd if=/dev/zero of=/tmp/fill bs=1M count=16 2>/dev/null; rm /tmp/fill");
+    await until(
+      () => balloon.info().reportedPages > (32 * MIB) / 4096,
+      20_000,
+      "free page reports",
+    );
+    expect(guest.machine.deviceLog).toEqual([]);
+    expect(await guest.run("echo still-$((2+3))")).toBe("still-5\n");
+  }, 60_000);
+
   it("the statistics change when a guest process allocates and frees memory", async () => {
     const balloon = guest.machine.balloon!;
     balloon.setStatsInterval(300);

@@ -3,7 +3,7 @@
 // for text, type a command, read what it printed.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Machine, type ClockMode } from "../../src/machine/machine.ts";
+import { Machine, type ClockMode, type MachineOptions } from "../../src/machine/machine.ts";
 
 export const GUEST_DIR = fileURLToPath(new URL("../../build/guest/", import.meta.url));
 export const SHELL_PROMPT = "hive86:/# ";
@@ -30,6 +30,7 @@ export interface BootOptions {
   cmdline?: string;
   /** The RTC's wall time source (epoch ms). */
   wallTimeMs?: () => number;
+  balloon?: MachineOptions["balloon"];
 }
 
 export class LinuxSession {
@@ -46,6 +47,7 @@ export class LinuxSession {
       ramBytes: options.ramBytes ?? 128 * 1024 * 1024,
       clock: options.clock,
       wallTimeMs: options.wallTimeMs,
+      balloon: options.balloon,
       onSerialOutput: (bytes) => session?.receive(bytes),
     });
     session = new LinuxSession(machine);

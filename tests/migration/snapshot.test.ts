@@ -55,6 +55,41 @@ describe("CRC-32", () => {
 });
 
 describe("snapshot files", () => {
+  it("free page reporting zeroes what the guest freed: the snapshot shrinks by itself", async () => {
+    const guest = await LinuxSession.boot({ ramBytes: RAM });
+    try {
+      await guest.waitForPrompt(120_000);
+      const balloon = guest.machine.balloon!;
+      const settle = async () => {
+        // Reports come in bursts 2 s after frees; wait until none came for a while.
+        let last = -1;
+        for (let i = 0; i < 40 && balloon.info().reportedPages !== last; i++) {
+          last = balloon.info().reportedPages;
+          await new Promise((resolve) => setTimeout(resolve, 3000));
+        }
+      };
+      await settle();
+      await guest.machine.pause();
+      const clean = saveSnapshot(guest.machine).summary;
+      guest.machine.start();
+      const reportedBefore = balloon.info().reportedPages;
+      await guest.run("for i in $(seq 24); do cat /bin/busybox; done > /tmp/junk", 60_000);
+      await guest.machine.pause();
+      const full = saveSnapshot(guest.machine).summary;
+      guest.machine.start();
+      await guest.run("rm /tmp/junk");
+      await settle();
+      await guest.machine.pause();
+      const after = saveSnapshot(guest.machine).summary;
+      expect(full.bytes - clean.bytes).toBeGreaterThan(32 * MIB); // the junk is in RAM
+      expect(balloon.info().reportedPages - reportedBefore).toBeGreaterThan((16 * MIB) / 4096);
+      // Freed and reported: the stale copies are gone from the snapshot.
+      expect(after.bytes - clean.bytes).toBeLessThan(16 * MIB);
+    } finally {
+      await guest.close();
+    }
+  }, 240_000);
+
   it("a guest loaded from a snapshot finishes its boot exactly like the original", async () => {
     const { kernel, initrd } = guestFiles();
     const originalLog = { text: "" };
@@ -133,12 +168,16 @@ describe("snapshot files", () => {
   }, 120_000);
 
   it("pages the balloon holds are not stored, and the restored guest keeps its balloon", async () => {
-    const guest = await LinuxSession.boot({ ramBytes: RAM });
+    // Without free page reporting, which would zero the stale pages by itself.
+    const guest = await LinuxSession.boot({ ramBytes: RAM, balloon: { freePageReporting: false } });
     try {
       await guest.waitForPrompt(120_000);
       // Leave about 48 MiB of stale data in free memory, as any busy guest does
       // (copies of the 2 MiB busybox binary: cheap to make, not zero).
-      await guest.run("for i in $(seq 24); do cat /bin/busybox; done > /tmp/junk; rm /tmp/junk", 60_000);
+      await guest.run(
+        "for i in $(seq 24); do cat /bin/busybox; done > /tmp/junk; rm /tmp/junk",
+        60_000,
+      );
       await guest.machine.pause();
       const before = saveSnapshot(guest.machine).summary;
       guest.machine.start();
@@ -159,6 +198,7 @@ describe("snapshot files", () => {
       let console = "";
       const copy = await Machine.create({
         ramBytes: RAM,
+        balloon: { freePageReporting: false },
         onSerialOutput: (b) => (console += Buffer.from(b).toString("latin1")),
       });
       loadSnapshot(copy, bytes);

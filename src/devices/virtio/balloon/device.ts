@@ -1,10 +1,11 @@
 // virtio-balloon (device type 5): the host asks the guest to give back pages
 // (config num_pages); the guest's driver hands their page numbers over on the
 // inflate queue and takes them back on the deflate queue, and reports memory
-// statistics on the stats queue when asked. An inflated page is zeroed and
-// recorded in a bitmap, so snapshots and migration can skip it. A WebAssembly
-// memory cannot shrink: the balloon saves transfer and snapshot bytes, not
-// the host's resident memory.
+// statistics on the stats queue when asked, and with free page reporting
+// tells us which of its free pages we may discard. An inflated page is zeroed
+// and recorded in a bitmap, so snapshots and migration can skip it; a reported
+// page is zeroed too. A WebAssembly memory cannot shrink: the balloon saves
+// transfer and snapshot bytes, not the host's resident memory.
 import type { AccessSize } from "../../../core/core-host.ts";
 import type { MachineClock, TimedDevice } from "../../../machine/clock.ts";
 import type { DescriptorChain } from "../descriptor-chain.ts";
@@ -17,10 +18,11 @@ import { decodeStats, type BalloonStats } from "./stats.ts";
 export const BALLOON_DEVICE_TYPE = 5;
 export const VIRTIO_BALLOON_F_STATS_VQ = 1;
 export const VIRTIO_BALLOON_F_DEFLATE_ON_OOM = 2;
+export const VIRTIO_BALLOON_F_REPORTING = 5;
 
-const INFLATE_QUEUE = 0;
-const DEFLATE_QUEUE = 1;
-const STATS_QUEUE = 2;
+// Queue roles. The driver sets up only the queues its features need, in this
+// order, so with STATS_VQ off the reporting queue is queue 2.
+type QueueRole = "inflate" | "deflate" | "stats" | "reporting";
 const QUEUE_SIZE = 128;
 const CONFIG_NUM_PAGES = 0;
 const CONFIG_ACTUAL = 4;
@@ -35,6 +37,8 @@ export interface BalloonOptions {
   clock: MachineClock;
   /** How often to ask the guest for statistics (machine-clock ms); 0 = never. */
   statsIntervalMs?: number;
+  /** Offer free page reporting (default true). */
+  freePageReporting?: boolean;
 }
 
 export interface BalloonInfo {
@@ -44,6 +48,8 @@ export interface BalloonInfo {
   actualBytes: number;
   /** Pages the balloon holds now (host's count). */
   balloonedPages: number;
+  /** Free pages the guest reported and the device discarded (zeroed), since power-on. */
+  reportedPages: number;
   stats: BalloonStats;
   /** Guest time (s) of the latest statistics, or null. */
   statsAgeSeconds: number | null;
@@ -53,12 +59,14 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
   readonly deviceType = BALLOON_DEVICE_TYPE;
   readonly classCode = CLASS_MEMORY_OTHER;
   readonly name = "virtio-balloon";
-  readonly features =
-    featureBit(VIRTIO_BALLOON_F_STATS_VQ) | featureBit(VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+  readonly features: bigint;
+  // Queues 2 and 3 change role with the features (stats reads, reporting
+  // writes), so their direction is checked per chain here.
   readonly queues: readonly QueueDefinition[] = [
     { maxSize: QUEUE_SIZE, buffers: "readable" },
     { maxSize: QUEUE_SIZE, buffers: "readable" },
-    { maxSize: QUEUE_SIZE, buffers: "readable" },
+    { maxSize: QUEUE_SIZE, buffers: "both" },
+    { maxSize: QUEUE_SIZE, buffers: "both" },
   ];
   readonly configSize = CONFIG_BYTES;
 
@@ -76,6 +84,9 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
   private heldStatsHead: number | null = null;
   private nextStatsRequestNs: number | null = null;
   private statsNegotiated = false;
+  private reportingNegotiated = false;
+  /** Pages the guest reported free and we discarded, since power-on. */
+  private reportedPages = 0;
   private statsListeners: Array<(stats: BalloonStats) => void> = [];
 
   constructor(options: BalloonOptions) {
@@ -83,6 +94,10 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
     this.ballooned = new PageBitmap(this.ramPages);
     this.clock = options.clock;
     this.statsIntervalNs = (options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS) * 1e6;
+    this.features =
+      featureBit(VIRTIO_BALLOON_F_STATS_VQ) |
+      featureBit(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) |
+      (options.freePageReporting === false ? 0n : featureBit(VIRTIO_BALLOON_F_REPORTING));
   }
 
   attach(host: VirtioDeviceHost): void {
@@ -124,6 +139,7 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
       targetBytes: ramBytes - this.targetPages * PAGE_SIZE,
       actualBytes: ramBytes - Math.min(this.actualPages, this.ramPages) * PAGE_SIZE,
       balloonedPages: this.ballooned.count,
+      reportedPages: this.reportedPages,
       stats: { ...this.stats },
       statsAgeSeconds: this.statsAtNs === null ? null : (this.clock.now() - this.statsAtNs) / 1e9,
     };
@@ -158,16 +174,26 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
 
   featuresAccepted(features: bigint): void {
     this.statsNegotiated = (features & featureBit(VIRTIO_BALLOON_F_STATS_VQ)) !== 0n;
+    this.reportingNegotiated = (features & featureBit(VIRTIO_BALLOON_F_REPORTING)) !== 0n;
+  }
+
+  /** The queue index each role has under the negotiated features. */
+  private queueIndex(role: QueueRole): number {
+    const roles: QueueRole[] = ["inflate", "deflate"];
+    if (this.statsNegotiated) roles.push("stats");
+    if (this.reportingNegotiated) roles.push("reporting");
+    return roles.indexOf(role);
   }
 
   queueNotified(index: number): void {
-    if (index === INFLATE_QUEUE || index === DEFLATE_QUEUE) this.takePages(index);
-    else if (index === STATS_QUEUE && this.statsNegotiated) this.receiveStats();
+    if (index === this.queueIndex("inflate")) this.takePages(index, true);
+    else if (index === this.queueIndex("deflate")) this.takePages(index, false);
+    else if (index === this.queueIndex("stats")) this.receiveStats(index);
+    else if (index === this.queueIndex("reporting")) this.discardReported(index);
   }
 
-  private takePages(index: number): void {
+  private takePages(index: number, inflate: boolean): void {
     const queue = this.transport.queue(index);
-    const inflate = index === INFLATE_QUEUE;
     const memory = this.transport.memory;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
       const bytes = chain.read();
@@ -202,9 +228,13 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
     queue.interruptIfNeeded();
   }
 
-  private receiveStats(): void {
-    const queue = this.transport.queue(STATS_QUEUE);
+  private receiveStats(index: number): void {
+    const queue = this.transport.queue(index);
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
+      if (chain.writableLength > 0 || chain.readableLength === 0) {
+        this.transport.needsReset("virtio-balloon: a statistics buffer must be device-readable");
+        return;
+      }
       // A second buffer while we hold one: the driver is confused; give the old one back.
       if (this.heldStats) queue.push(this.heldStats, 0);
       this.stats = { ...this.stats, ...decodeStats(chain.read()) };
@@ -219,6 +249,29 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
     }
   }
 
+  // Free page reporting: each device-writable buffer of a chain is a range of
+  // free guest memory the device may discard. We zero whole pages in it.
+  private discardReported(index: number): void {
+    const queue = this.transport.queue(index);
+    const memory = this.transport.memory;
+    for (let chain = queue.pop(); chain; chain = queue.pop()) {
+      if (chain.readableLength > 0) {
+        this.transport.needsReset("virtio-balloon: a free page report must be device-writable");
+        return;
+      }
+      for (const range of chain.writable) {
+        const first = Math.ceil(range.address / PAGE_SIZE);
+        const end = Math.floor((range.address + range.length) / PAGE_SIZE);
+        if (end > first) {
+          memory.fill(first * PAGE_SIZE, (end - first) * PAGE_SIZE, 0);
+          this.reportedPages += end - first;
+        }
+      }
+      queue.push(chain, 0);
+    }
+    queue.interruptIfNeeded();
+  }
+
   // ---- statistics requests, on the machine clock ----
 
   nextDeadline(): number {
@@ -229,7 +282,7 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
     if (this.nextStatsRequestNs === null || now < this.nextStatsRequestNs) return;
     this.nextStatsRequestNs = null;
     if (!this.host?.driverReady || this.heldStatsHead === null) return;
-    const queue = this.transport.queue(STATS_QUEUE);
+    const queue = this.transport.queue(this.queueIndex("stats"));
     // After a restore we know the held buffer only by its head index.
     const chain = this.heldStats ?? queue.reopen(this.heldStatsHead);
     this.heldStats = null;
@@ -250,6 +303,7 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
     this.heldStatsHead = null;
     this.nextStatsRequestNs = null;
     this.statsNegotiated = false;
+    this.reportingNegotiated = false;
   }
 
   saveState(): BalloonState {
@@ -264,6 +318,8 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
       statsIntervalNs: this.statsIntervalNs,
       nextStatsRequestNs: this.nextStatsRequestNs,
       statsNegotiated: this.statsNegotiated,
+      reportingNegotiated: this.reportingNegotiated,
+      reportedPages: this.reportedPages,
     };
   }
 
@@ -280,6 +336,8 @@ export class VirtioBalloon implements VirtioDeviceModel, TimedDevice {
       this.statsIntervalNs = s.statsIntervalNs;
       this.nextStatsRequestNs = s.nextStatsRequestNs;
       this.statsNegotiated = s.statsNegotiated;
+      this.reportingNegotiated = s.reportingNegotiated;
+      this.reportedPages = s.reportedPages;
     };
   }
 }

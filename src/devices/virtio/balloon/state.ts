@@ -29,6 +29,9 @@ export interface BalloonState {
   nextStatsRequestNs: number | null;
   /** The driver negotiated the statistics queue. */
   statsNegotiated: boolean;
+  /** The driver negotiated free page reporting. */
+  reportingNegotiated: boolean;
+  reportedPages: number;
 }
 
 function nullableNumber(fields: Record<string, unknown>, key: string, what: string): number | null {
@@ -79,5 +82,7 @@ export function parseBalloonState(value: unknown, ramPages: number, what: string
     statsIntervalNs: expectNumber(fields, "statsIntervalNs", 0, Number.MAX_SAFE_INTEGER, what),
     nextStatsRequestNs: nullableNumber(fields, "nextStatsRequestNs", what),
     statsNegotiated: expectBool(fields, "statsNegotiated", what),
+    reportingNegotiated: expectBool(fields, "reportingNegotiated", what),
+    reportedPages: expectNumber(fields, "reportedPages", 0, Number.MAX_SAFE_INTEGER, what),
   };
 }
