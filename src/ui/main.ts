@@ -31,6 +31,7 @@ const view = {
   balloonTargetValue: element<HTMLOutputElement>("#balloon-target-value"),
   balloonActual: element<HTMLElement>("#balloon-actual"),
   balloonPages: element<HTMLElement>("#balloon-pages"),
+  balloonReported: element<HTMLElement>("#balloon-reported"),
   statFree: element<HTMLElement>("#stat-free"),
   statAvailable: element<HTMLElement>("#stat-available"),
   statTotal: element<HTMLElement>("#stat-total"),
@@ -110,6 +111,7 @@ async function start(): Promise<void> {
     view.balloonTarget.disabled = !balloon || s.state !== "running";
     view.balloonActual.textContent = mib(balloon?.actualBytes);
     view.balloonPages.textContent = balloon ? String(balloon.balloonedPages) : "—";
+    view.balloonReported.textContent = balloon ? String(balloon.reportedPages) : "—";
     view.statFree.textContent = mib(balloon?.stats.freeMemory);
     view.statAvailable.textContent = mib(balloon?.stats.availableMemory);
     view.statTotal.textContent = mib(balloon?.stats.totalMemory);
