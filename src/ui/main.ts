@@ -4,6 +4,7 @@ import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
 import * as Comlink from "comlink";
+import type { SnapshotSummary } from "../migration/snapshot.ts";
 import type { VmEvents, VmWorkerApi } from "../worker/vm-worker.ts";
 import { BootProgress } from "./boot-progress.ts";
 
@@ -27,6 +28,9 @@ const view = {
   instructions: element<HTMLElement>("#vm-instructions"),
   pause: element<HTMLButtonElement>("#pause"),
   resume: element<HTMLButtonElement>("#resume"),
+  snapshotSave: element<HTMLButtonElement>("#snapshot-save"),
+  snapshotRestore: element<HTMLInputElement>("#snapshot-restore"),
+  snapshotInfo: element<HTMLElement>("#snapshot-info"),
   balloonTarget: element<HTMLInputElement>("#balloon-target"),
   balloonTargetValue: element<HTMLOutputElement>("#balloon-target-value"),
   balloonActual: element<HTMLElement>("#balloon-actual"),
@@ -49,6 +53,28 @@ function setBootState(state: string): void {
   document.body.dataset.bootState = state;
 }
 
+function describeSnapshot(summary: SnapshotSummary): string {
+  return (
+    `${mib(summary.bytes)}: ${summary.storedPages} pages stored, ` +
+    `${summary.zeroPages} zero and ${summary.balloonedPages} ballooned left out`
+  );
+}
+
+function download(bytes: Uint8Array, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** One machine in its own worker; restoring a snapshot replaces it with a fresh one. */
+function newVm(): { worker: Worker; vm: Comlink.Remote<VmWorkerApi> } {
+  const worker = new Worker(new URL("../worker/vm-worker.ts", import.meta.url), { type: "module" });
+  return { worker, vm: Comlink.wrap<VmWorkerApi>(worker) };
+}
+
 async function start(): Promise<void> {
   const terminal = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
   const fit = new FitAddon();
@@ -63,8 +89,7 @@ async function start(): Promise<void> {
     if (milestone.done === 1) setBootState("prompt");
   });
 
-  const worker = new Worker(new URL("../worker/vm-worker.ts", import.meta.url), { type: "module" });
-  const vm = Comlink.wrap<VmWorkerApi>(worker);
+  let current = newVm();
   const decoder = new TextDecoder();
   const events: VmEvents = {
     serial(bytes) {
@@ -77,10 +102,39 @@ async function start(): Promise<void> {
     },
   };
   const encoder = new TextEncoder();
-  terminal.onData((data) => void vm.sendSerial(encoder.encode(data)));
+  terminal.onData((data) => void current.vm.sendSerial(encoder.encode(data)));
 
-  view.pause.addEventListener("click", () => void vm.pause());
-  view.resume.addEventListener("click", () => void vm.resume());
+  view.pause.addEventListener("click", () => void current.vm.pause());
+  view.resume.addEventListener("click", () => void current.vm.resume());
+  view.snapshotSave.addEventListener("click", async () => {
+    const { bytes, summary } = await current.vm.saveSnapshot();
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    download(bytes, `hive86-${stamp}.hive86`);
+    view.snapshotInfo.textContent = `saved ${describeSnapshot(summary)}`;
+  });
+  view.snapshotRestore.addEventListener("change", async () => {
+    const file = view.snapshotRestore.files?.[0];
+    if (!file) return;
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const next = newVm();
+    try {
+      const summary = await next.vm.restore(
+        Comlink.transfer(bytes, [bytes.buffer]),
+        RAM_BYTES,
+        Comlink.proxy(events),
+      );
+      current.worker.terminate();
+      current = next;
+      terminal.write(`\r\n[hive86: restored ${file.name}]\r\n`);
+      view.snapshotInfo.textContent = `restored ${describeSnapshot(summary)}`;
+      setBootState("prompt");
+    } catch (error) {
+      next.worker.terminate();
+      view.snapshotInfo.textContent = `not restored: ${error instanceof Error ? error.message : error}`;
+    } finally {
+      view.snapshotRestore.value = "";
+    }
+  });
   view.balloonTarget.max = String(RAM_BYTES / MIB);
   view.balloonTarget.value = view.balloonTarget.max;
   const showTarget = () =>
@@ -88,25 +142,26 @@ async function start(): Promise<void> {
   showTarget();
   view.balloonTarget.addEventListener("input", showTarget);
   view.balloonTarget.addEventListener("change", () => {
-    void vm.setBalloonTarget(Number(view.balloonTarget.value) * MIB);
+    void current.vm.setBalloonTarget(Number(view.balloonTarget.value) * MIB);
   });
 
   setBootState("booting");
   view.progressLabel.textContent = "loading the kernel";
-  await vm.boot(
+  await current.vm.boot(
     { kernelUrl: KERNEL_URL, initrdUrl: INITRD_URL, cmdline: "console=ttyS0", ramBytes: RAM_BYTES },
     Comlink.proxy(events),
   );
   terminal.focus();
 
   setInterval(async () => {
-    const s = await vm.status();
+    const s = await current.vm.status();
     view.state.textContent = s.stopReason ? `${s.state} (${s.stopReason})` : s.state;
     view.mips.textContent = s.mips.toFixed(1);
     view.uptime.textContent = `${s.guestSeconds.toFixed(1)} s`;
     view.instructions.textContent = `${(s.instructions / 1e6).toFixed(0)} M`;
     view.pause.disabled = s.state !== "running";
     view.resume.disabled = s.state !== "paused";
+    view.snapshotSave.disabled = s.state !== "running" && s.state !== "paused";
     const balloon = s.balloon;
     view.balloonTarget.disabled = !balloon || s.state !== "running";
     view.balloonActual.textContent = mib(balloon?.actualBytes);

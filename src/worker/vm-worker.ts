@@ -1,10 +1,11 @@
-// One VM per Web Worker. The page drives it over comlink: boot a kernel,
-// type into its serial port, pause and resume it, and read its status. The
-// guest's console output comes back through the events proxy the page hands
-// to boot().
+// One VM per Web Worker. The page drives it over comlink: boot a kernel (or
+// resume a snapshot), type into its serial port, pause and resume it, save a
+// snapshot, and read its status. The guest's console output comes back
+// through the events proxy the page hands to boot() or restore().
 import * as Comlink from "comlink";
 import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import { Machine, type StopReason } from "../machine/machine.ts";
+import { loadSnapshot, saveSnapshot, type SnapshotSummary } from "../migration/snapshot.ts";
 
 export interface BootRequest {
   kernelUrl: string;
@@ -43,23 +44,52 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+async function createMachine(ramBytes: number, events: VmEvents): Promise<Machine> {
+  if (machine) throw new Error("this worker already runs a machine");
+  return Machine.create({
+    ramBytes,
+    onSerialOutput: (bytes) => events.serial(Comlink.transfer(bytes, [bytes.buffer])),
+  });
+}
+
+function run(created: Machine, events: VmEvents): void {
+  machine = created;
+  lastSample = { at: performance.now(), instructions: created.core.liveInstructionCount() };
+  created.start();
+  void created.loop.stopped().then((reason) => events.stopped(reason as StopReason));
+}
+
 const api = {
   async boot(request: BootRequest, events: VmEvents): Promise<{ kernelBytes: number }> {
-    if (machine) throw new Error("this worker already runs a machine");
     const [kernel, initrd] = await Promise.all([
       fetchBytes(request.kernelUrl),
       request.initrdUrl ? fetchBytes(request.initrdUrl) : Promise.resolve(undefined),
     ]);
-    const created = await Machine.create({
-      ramBytes: request.ramBytes,
-      onSerialOutput: (bytes) => events.serial(Comlink.transfer(bytes, [bytes.buffer])),
-    });
+    const created = await createMachine(request.ramBytes, events);
     created.loadKernel(kernel, { cmdline: request.cmdline, initrd });
-    machine = created;
-    lastSample = { at: performance.now(), instructions: 0 };
-    created.start();
-    void created.loop.stopped().then((reason) => events.stopped(reason as StopReason));
+    run(created, events);
     return { kernelBytes: kernel.length };
+  },
+
+  /** Resumes a snapshot (from saveSnapshot(), here or in another tab) instead of booting. */
+  async restore(bytes: Uint8Array, ramBytes: number, events: VmEvents): Promise<SnapshotSummary> {
+    const created = await createMachine(ramBytes, events);
+    const summary = loadSnapshot(created, bytes);
+    run(created, events);
+    return summary;
+  },
+
+  /** A snapshot of the running machine (paused for the copy, then resumed). */
+  async saveSnapshot(): Promise<{ bytes: Uint8Array; summary: SnapshotSummary }> {
+    if (!machine) throw new Error("no machine is running");
+    const wasRunning = machine.loop.current === "running";
+    await machine.pause();
+    try {
+      const { bytes, summary } = saveSnapshot(machine);
+      return Comlink.transfer({ bytes, summary }, [bytes.buffer]);
+    } finally {
+      if (wasRunning) machine.start();
+    }
   },
 
   sendSerial(bytes: Uint8Array): void {
