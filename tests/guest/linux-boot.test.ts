@@ -77,10 +77,10 @@ describe("Linux guest (Node, realtime clock)", () => {
 
   it("Ctrl-C interrupts the foreground job: the shell has a controlling terminal", async () => {
     const from = guest.output.length;
-    guest.type("sleep 60\r");
-    await guest.waitFor(/sleep 60\n/, 10_000, from);
-    // Until the shell has started the job, its line editor would read the ^C itself.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // The job says when it runs (the shell has handed it the terminal by then);
+    // a ^C sent earlier would go to the shell's line editor instead.
+    guest.type("sh -c 'echo job-$((40+2)); exec sleep 60'\r");
+    await guest.waitFor(/^job-42\n/m, 10_000, from);
     const started = performance.now();
     guest.type("\x03");
     await guest.waitFor(/\^C\nhive86:\/# /, 10_000, from);
