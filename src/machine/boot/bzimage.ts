@@ -4,6 +4,7 @@
 // command line and initrd, load the protected-mode kernel at 1 MiB and enter
 // it in flat 32-bit protected mode with ESI pointing at boot_params.
 import type { Core } from "../../core/core.ts";
+import { enterFlatProtectedMode } from "./flat-entry.ts";
 import { E820_RAM, LOW_RAM_END, type MemoryRegion } from "./memory-map.ts";
 
 /** Where the loader puts its own structures, all in low RAM Linux reserves anyway. */
@@ -289,35 +290,14 @@ function buildZeroPage(
   return page;
 }
 
-// A GDT with the flat __BOOT_CS (0x10) and __BOOT_DS (0x18) the protocol requires.
-function writeBootGdt(core: Core): void {
-  const gdt = new Uint8Array(32);
-  const view = new DataView(gdt.buffer);
-  const flat = (selector: number, accessByte: number) => {
-    view.setUint32(selector, 0x0000ffff, true); // limit 15:0, base 15:0
-    view.setUint32(selector + 4, 0x00cf0000 | (accessByte << 8), true); // G, D/B, limit 19:16
-  };
-  flat(BOOT_CS, 0x9b);
-  flat(BOOT_DS, 0x93);
-  core.memory.write(BOOT_GDT_ADDR, gdt);
-  core.writeU32(core.layout.S_GDTR_BASE, BOOT_GDT_ADDR);
-  core.writeU32(core.layout.S_GDTR_LIMIT, gdt.length - 1);
-}
-
+// The protocol's 32-bit entry: flat __BOOT_CS (0x10) and __BOOT_DS (0x18),
+// ESI at boot_params, EBP, EDI and EBX zero.
 function enterKernel(core: Core, entry: number): void {
-  core.reset();
-  // reset() keeps the A20 gate; the setup code we stand in for would have opened it.
-  core.setA20(true);
-  writeBootGdt(core);
-  const flatCode = { selector: BOOT_CS, base: 0, limit: 0xffffffff, access: 0xcf9b };
-  const flatData = { selector: BOOT_DS, base: 0, limit: 0xffffffff, access: 0xcf93 };
-  core.setSegment("cs", flatCode);
-  for (const seg of ["ds", "es", "ss", "fs", "gs"] as const) core.setSegment(seg, flatData);
-  for (const reg of ["eax", "ebx", "ecx", "edx", "esp", "ebp", "edi"] as const) {
-    core.setReg(reg, 0);
-  }
-  core.setReg("esi", BOOT_PARAMS_ADDR);
-  core.setReg("eip", entry);
-  core.setFlags(0x2); // IF clear
-  core.setControl("cr0", 0x11); // PE | ET
+  enterFlatProtectedMode(core, {
+    gdtAddress: BOOT_GDT_ADDR,
+    codeSelector: BOOT_CS,
+    dataSelector: BOOT_DS,
+    eip: entry,
+    regs: { esi: BOOT_PARAMS_ADDR },
+  });
 }

@@ -4,9 +4,9 @@
 // enter it in flat 32-bit protected mode. Everything is planned and checked
 // first; guest RAM and the CPU change only once the whole plan is known good.
 import type { Core } from "../../core/core.ts";
-import type { SegmentRegister } from "../../core/register-names.ts";
 import { ElfFormatError, isElf, parseElf32Executable, type Elf32Executable } from "./elf32.ts";
 import { E820_RAM, ONE_MIB, type MemoryRegion } from "./memory-map.ts";
+import { enterFlatProtectedMode, flatGdt } from "./flat-entry.ts";
 
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
 /** What the kernel finds in EAX. */
@@ -58,14 +58,8 @@ export const BOOT_GDT_ADDR = 0x1000;
 export const BOOT_STACK_TOP = 0x8000;
 export const BOOT_CODE_SELECTOR = 0x08;
 export const BOOT_DATA_SELECTOR = 0x10;
-const GDT_BYTES = 24; // null, code, data
 const LOADER_AREA: PhysicalRange = { start: BOOT_GDT_ADDR, end: BOOT_STACK_TOP };
 // Descriptor bits 40..55: present, ring 0, 4 KiB granular, 32-bit, accessed.
-const FLAT_CODE_ACCESS = 0xcf9b;
-const FLAT_DATA_ACCESS = 0xcf93;
-const CR0_PE = 1 << 0;
-const CR0_ET = 1 << 4;
-const EFLAGS_RESERVED_ONE = 1 << 1;
 
 export interface MultibootAddresses {
   headerAddr: number;
@@ -514,68 +508,21 @@ function planBootInfo(
   return { block, mbi: base, modules: placedModules };
 }
 
-function gdtBytes(): Uint8Array {
-  const gdt = new Uint8Array(GDT_BYTES);
-  const flat = (selector: number, access: number) => {
-    // Base 0, limit 0xFFFFF pages; the access word is descriptor bytes 5 and 6.
-    gdt.set([0xff, 0xff, 0, 0, 0, access & 0xff, access >> 8, 0], selector);
-  };
-  flat(BOOT_CODE_SELECTOR, FLAT_CODE_ACCESS);
-  flat(BOOT_DATA_SELECTOR, FLAT_DATA_ACCESS);
-  return gdt;
-}
-
 function writePlacement(core: Core, placement: Placement): void {
   core.memory.write(placement.start, placement.data);
   const zeros = placement.end - placement.start - placement.data.length;
   core.memory.fill(placement.start + placement.data.length, zeros, 0);
 }
 
-/** The machine state the specification promises at entry, plus a GDT that matches it. */
+/** The machine state the specification promises at entry, with a GDT that matches it. */
 function enterKernel(core: Core, entry: number, mbi: number): void {
-  const flat = (selector: number, access: number): SegmentRegister => ({
-    selector,
-    base: 0,
-    limit: 0xffffffff,
-    access,
-  });
-  const data = flat(BOOT_DATA_SELECTOR, FLAT_DATA_ACCESS);
-  const state = core.save();
-  core.restore({
-    ...state,
-    regs: {
-      eax: MULTIBOOT_BOOTLOADER_MAGIC,
-      ecx: 0,
-      edx: 0,
-      ebx: mbi,
-      esp: BOOT_STACK_TOP,
-      ebp: 0,
-      esi: 0,
-      edi: 0,
-    },
+  enterFlatProtectedMode(core, {
+    gdtAddress: BOOT_GDT_ADDR,
+    codeSelector: BOOT_CODE_SELECTOR,
+    dataSelector: BOOT_DATA_SELECTOR,
     eip: entry,
-    eflags: EFLAGS_RESERVED_ONE, // IF = 0, VM = 0
-    segments: {
-      cs: flat(BOOT_CODE_SELECTOR, FLAT_CODE_ACCESS),
-      ds: data,
-      es: data,
-      fs: data,
-      gs: data,
-      ss: data,
-      ldtr: { selector: 0, base: 0, limit: 0xffff, access: 0x82 },
-      tr: { selector: 0, base: 0, limit: 0xffff, access: 0x8b },
-    },
-    gdtr: { base: BOOT_GDT_ADDR, limit: GDT_BYTES - 1 },
-    // No IDT until the kernel installs one: a stray exception triple-faults visibly.
-    idtr: { base: 0, limit: 0 },
-    cr0: CR0_PE | CR0_ET,
-    cr2: 0,
-    cr3: 0,
-    cr4: 0,
-    cpl: 0,
-    halted: false,
-    interruptShadow: false,
-    a20Mask: 0xffffffff,
+    regs: { eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: mbi, esp: BOOT_STACK_TOP },
+    idtLimit: 0,
   });
 }
 
@@ -604,17 +551,11 @@ export function loadMultiboot(
   checkKernelPlacement(layout.pieces, usable);
   const kernelEnd = Math.max(...layout.pieces.map((p) => p.end));
   const bootInfo = planBootInfo(options, usable, kernelEnd);
-  const gdt: Placement = {
-    start: BOOT_GDT_ADDR,
-    end: BOOT_GDT_ADDR + GDT_BYTES,
-    data: gdtBytes(),
-    what: "the GDT",
-  };
-
-  for (const placement of [...layout.pieces, bootInfo.block, ...bootInfo.modules, gdt]) {
+  for (const placement of [...layout.pieces, bootInfo.block, ...bootInfo.modules]) {
     writePlacement(core, placement);
   }
   enterKernel(core, layout.entry, bootInfo.mbi);
+  const gdtBytes = flatGdt(BOOT_CODE_SELECTOR, BOOT_DATA_SELECTOR).length;
   return {
     format: layout.format,
     entry: layout.entry,
@@ -622,7 +563,7 @@ export function loadMultiboot(
     mbi: bootInfo.mbi,
     bootInfo: { start: bootInfo.block.start, end: bootInfo.block.end },
     modules: bootInfo.modules.map(({ start, end, cmdline }) => ({ start, end, cmdline })),
-    gdt: { start: gdt.start, end: gdt.end },
+    gdt: { start: BOOT_GDT_ADDR, end: BOOT_GDT_ADDR + gdtBytes },
     stackTop: BOOT_STACK_TOP,
     notes,
   };
