@@ -118,7 +118,7 @@ export class Machine implements Steppable {
   private instructionLimit: number | null = null;
   /** start() ran before: a later start() is a resume. */
   private hasRun = false;
-  /** Measured guest instructions per host nanosecond (realtime slice sizing). */
+  /** Measured guest instructions per host nanosecond (realtime slice sizing only). */
   private rate = INITIAL_RATE;
 
   static async create(options: MachineOptions): Promise<Machine> {
@@ -310,8 +310,6 @@ export class Machine implements Steppable {
   /** Stops the guest ("max-insns") once `total` instructions have retired since power-on. */
   setInstructionLimit(total: number | null): void {
     this.instructionLimit = total;
-    // A raised limit lets a guest stopped by the old one run on.
-    if (this.pendingStop === "max-insns") this.pendingStop = null;
   }
 
   /** Why the guest stopped by itself, or null while it can still run. */
@@ -356,11 +354,9 @@ export class Machine implements Steppable {
     if (this.pendingStop) return { kind: "stopped", reason: this.pendingStop };
     let limit = maxInstructions;
     if (this.instructionLimit !== null) {
+      // Not a stop of the guest's own: a raised limit lets it run on.
       const left = this.instructionLimit - this.core.instructionCount();
-      if (left <= 0) {
-        this.pendingStop = "max-insns";
-        return { kind: "stopped", reason: this.pendingStop };
-      }
+      if (left <= 0) return { kind: "stopped", reason: "max-insns" };
       limit = Math.min(limit, left);
     }
     this.clock.resume();
@@ -368,9 +364,11 @@ export class Machine implements Steppable {
     this.advanceDevices(now);
     const budget = this.budgetFor(this.nextDeadline(), now, limit);
     const startCount = this.core.instructionCount();
-    const startMs = performance.now();
+    const startMs = this.realtime ? performance.now() : 0;
     const exit = this.core.run(budget);
-    this.measureRate(this.core.instructionCount() - startCount, performance.now() - startMs);
+    if (this.realtime) {
+      this.measureRate(this.core.instructionCount() - startCount, performance.now() - startMs);
+    }
     this.flushSerial();
     if (this.pendingStop) return { kind: "stopped", reason: this.pendingStop };
     switch (exit) {
