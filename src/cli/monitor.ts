@@ -4,7 +4,7 @@
 import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import type { Machine } from "../machine/machine.ts";
 import { writeFileSync } from "node:fs";
-import { saveSnapshot } from "../migration/snapshot.ts";
+import { captureSnapshot } from "../migration/snapshot.ts";
 import { parseSize } from "./size.ts";
 
 export interface MonitorContext {
@@ -104,18 +104,12 @@ const COMMANDS: Record<string, MonitorCommand> = {
     help: "write a snapshot of the machine (resume it with hive86 run --restore FILE)",
     run: async (args, { machine }) => {
       if (!args[0]) throw new Error("usage: save FILE");
-      const wasRunning = machine.loop.current === "running";
-      await machine.pause();
-      try {
-        const { bytes, summary } = saveSnapshot(machine);
-        writeFileSync(args[0], bytes);
-        return (
-          `saved ${mib(summary.bytes)} to ${args[0]}: ${summary.storedPages} pages stored, ` +
-          `${summary.zeroPages} zero and ${summary.balloonedPages} ballooned pages left out`
-        );
-      } finally {
-        if (wasRunning) machine.start();
-      }
+      const { bytes, summary } = await captureSnapshot(machine);
+      writeFileSync(args[0], bytes);
+      return (
+        `saved ${mib(summary.bytes)} to ${args[0]}: ${summary.storedPages} pages stored, ` +
+        `${summary.zeroPages} zero and ${summary.balloonedPages} ballooned pages left out`
+      );
     },
   },
   stop: {

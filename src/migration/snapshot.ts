@@ -100,6 +100,19 @@ export function saveSnapshot(machine: Machine): { bytes: Uint8Array; summary: Sn
   };
 }
 
+/** Snapshots a machine that may be running: pauses it for the copy, then lets it go on. */
+export async function captureSnapshot(
+  machine: Machine,
+): Promise<{ bytes: Uint8Array; summary: SnapshotSummary }> {
+  const wasRunning = machine.loop.current === "running";
+  await machine.pause();
+  try {
+    return saveSnapshot(machine);
+  } finally {
+    if (wasRunning) machine.start();
+  }
+}
+
 function parseInfo(json: Uint8Array, ramBytes: number, storedPages: number): SnapshotInfo {
   let value: unknown;
   try {

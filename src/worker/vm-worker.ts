@@ -5,7 +5,7 @@
 import * as Comlink from "comlink";
 import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import { Machine, type StopReason } from "../machine/machine.ts";
-import { loadSnapshot, saveSnapshot, type SnapshotSummary } from "../migration/snapshot.ts";
+import { captureSnapshot, loadSnapshot, type SnapshotSummary } from "../migration/snapshot.ts";
 
 export interface BootRequest {
   kernelUrl: string;
@@ -82,14 +82,8 @@ const api = {
   /** A snapshot of the running machine (paused for the copy, then resumed). */
   async saveSnapshot(): Promise<{ bytes: Uint8Array; summary: SnapshotSummary }> {
     if (!machine) throw new Error("no machine is running");
-    const wasRunning = machine.loop.current === "running";
-    await machine.pause();
-    try {
-      const { bytes, summary } = saveSnapshot(machine);
-      return Comlink.transfer({ bytes, summary }, [bytes.buffer]);
-    } finally {
-      if (wasRunning) machine.start();
-    }
+    const { bytes, summary } = await captureSnapshot(machine);
+    return Comlink.transfer({ bytes, summary }, [bytes.buffer]);
   },
 
   sendSerial(bytes: Uint8Array): void {
