@@ -12,10 +12,9 @@
 // Expects build/hive86.wasm (the npm script builds it first). A wrong checksum
 // in any cpu run is a broken core, and a boot without a prompt a broken
 // machine: the bench fails.
-import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { createServer } from "node:http";
+import { inChromium } from "./browser-harness.mjs";
 import { cpus } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -200,7 +199,17 @@ if (doBalloon) {
 let chromiumVersion = null;
 if (!opts["no-browser"]) {
   try {
-    await inChromium(async (browser, page, base) => {
+    const harness = {
+      root,
+      webDir,
+      withV86,
+      files: servedFiles(),
+      log,
+      onRequest: (path) => {
+        if (path === "/v86/v86-fallback.wasm") fellBack = true;
+      },
+    };
+    await inChromium(harness, async (browser, page, base) => {
       chromiumVersion = browser.version();
       if (doCpu) {
         log(
@@ -589,63 +598,8 @@ function v86Firmware() {
   return { v86Version, biosFile, vgaBios: vgaBios ?? null, seabiosDir };
 }
 
-async function bundlePages() {
-  const esbuild = await import("esbuild");
-  const common = {
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    logLevel: "warning",
-  };
-  await esbuild.build({
-    ...common,
-    entryPoints: [join(root, "tools", "bench", "browser-worker.ts")],
-    outfile: join(webDir, "worker.js"),
-  });
-  if (withV86) {
-    await esbuild.build({
-      ...common,
-      entryPoints: [join(root, "tools", "bench", "v86-page.ts")],
-      outfile: join(webDir, "v86-page.js"),
-      // libv86 reaches for these only when it runs in Node.
-      external: ["fs", "node:fs/promises", "crypto", "node:crypto", "perf_hooks"],
-    });
-    writeFileSync(
-      join(webDir, "v86.html"),
-      `<!doctype html>
-<meta charset="utf-8">
-<title>hive86 bench: v86</title>
-<script type="module" src="/v86-page.js"></script>
-`,
-    );
-  }
-  writeFileSync(
-    join(webDir, "index.html"),
-    `<!doctype html>
-<meta charset="utf-8">
-<title>hive86 bench</title>
-<script type="module">
-  // Runs a task in a fresh worker and hands its result to the driver.
-  const inWorker = (message) =>
-    new Promise((resolve, reject) => {
-      const worker = new Worker("/worker.js", { type: "module" });
-      worker.onerror = (e) => reject(new Error("worker failed: " + (e.message || "load error")));
-      worker.onmessage = ({ data }) => {
-        if (data.type === "progress") console.log("bench: " + data.message);
-        else if (data.type === "done") { worker.terminate(); resolve(data.result); }
-        else { worker.terminate(); reject(new Error(data.message)); }
-      };
-      worker.postMessage(message);
-    });
-  window.benchCpu = (runs, warmup) => inWorker({ task: "cpu", runs, warmup });
-  window.bootHive86 = (request) => inWorker({ task: "boot", ...request });
-</script>
-`,
-  );
-}
-
-function serve() {
+/** What the bench pages fetch, by URL path. */
+function servedFiles() {
   const binary = "application/octet-stream";
   const files = new Map([
     ["/", { path: join(webDir, "index.html"), type: "text/html" }],
@@ -668,45 +622,5 @@ function serve() {
       files.set("/seabios/vgabios.bin", { path: join(seabiosDir, firmware.vgaBios), type: binary });
     }
   }
-  const server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path === "/v86/v86-fallback.wasm") fellBack = true;
-    const file = files.get(path);
-    const headers = {
-      "Cross-Origin-Opener-Policy": "same-origin",
-      "Cross-Origin-Embedder-Policy": "require-corp",
-      "Cache-Control": "no-store",
-    };
-    if (req.url === "/favicon.ico") {
-      res.writeHead(204, headers).end();
-      return;
-    }
-    if (!file || !existsSync(file.path)) {
-      res.writeHead(404, headers).end("not found");
-      return;
-    }
-    res.writeHead(200, { ...headers, "Content-Type": file.type }).end(readFileSync(file.path));
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-async function inChromium(body) {
-  await bundlePages();
-  const server = await serve();
-  const { port } = server.address();
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage();
-    page.on("console", (msg) => {
-      const text = msg.text();
-      if (text.startsWith("bench: ")) log(`  chromium: ${text.slice(7)}`);
-      else if (msg.type() === "error") log(`  chromium console: ${text}`);
-    });
-    page.on("pageerror", (error) => log(`  chromium page error: ${error.message}`));
-    await body(browser, page, `http://127.0.0.1:${port}`);
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  return files;
 }
