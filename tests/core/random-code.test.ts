@@ -6,24 +6,12 @@
 // end of the core's linear memory would trap and show up here as a throw.
 import { describe, expect, it } from "vitest";
 import { Core } from "../../src/core/core.ts";
+import { prng } from "../helpers/prng.ts";
 
 const RAM = 2 * 1024 * 1024;
 const INSTRUCTIONS_PER_RUN = 100_000;
 // HIVE86_FUZZ_SEEDS=600 for a longer hunt (2,400 machines ran clean when this was written).
 const SEEDS = Number(process.env.HIVE86_FUZZ_SEEDS ?? 40);
-
-/** xorshift32: a small, reproducible PRNG (seed on failure reruns the case). */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 type Mode = "real" | "protected16" | "protected32" | "paging";
 const MODES: Mode[] = ["real", "protected16", "protected32", "paging"];

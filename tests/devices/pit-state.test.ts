@@ -1,33 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { Pit8254 } from "../../src/devices/pit/device.ts";
 import type { PitState } from "../../src/devices/pit/state.ts";
 import { tickAt, timeOfTick } from "../../src/devices/pit/timebase.ts";
 import { ManualClock } from "../../src/machine/clock.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { pitBoard } from "../helpers/pit-board.ts";
 
 const CONTROL = 0x43;
 const PORT_B = 0x61;
 
-function board(clock = new ManualClock()) {
-  const risingEdgeTicks: number[] = [];
-  let level = false;
-  const irq0 = {
-    set(next: boolean) {
-      if (next && !level) risingEdgeTicks.push(tickAt(clock.now()));
-      level = next;
-    },
-  };
-  const pit = new Pit8254({ clock, irq0 });
-  const io = new IoBus();
-  pit.attach(io);
-  return { clock, pit, io, risingEdgeTicks, irqLevel: () => level };
-}
-
-type Board = ReturnType<typeof board>;
+type Board = ReturnType<typeof pitBoard>;
 
 /** A machine's worth of programming, stopped with every kind of half-finished access pending. */
 function busyBoard(): Board {
-  const b = board();
+  const b = pitBoard();
   const { io, clock } = b;
   clock.advanceBy(123_456_789);
   io.write(CONTROL, 1, 0x34); // counter 0: mode 2, 11932 (the 100 Hz tick)
@@ -55,7 +39,7 @@ function busyBoard(): Board {
 function restoredCopy(original: Board): Board {
   const clock = new ManualClock();
   clock.advanceBy(original.clock.now());
-  const copy = board(clock);
+  const copy = pitBoard(clock);
   copy.pit.restore(JSON.parse(JSON.stringify(original.pit.save())));
   copy.risingEdgeTicks.length = 0;
   return copy;

@@ -3,10 +3,8 @@
 // a PIT looked at on every single clock gives: same reads, same IRQ0 edges,
 // and deadlines that land on those edges.
 import { describe, expect, it } from "vitest";
-import { Pit8254 } from "../../src/devices/pit/device.ts";
-import { tickAt, timeOfTick } from "../../src/devices/pit/timebase.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { timeOfTick } from "../../src/devices/pit/timebase.ts";
+import { pitBoard } from "../helpers/pit-board.ts";
 
 function random(seed: number): () => number {
   let state = seed >>> 0;
@@ -50,20 +48,7 @@ function scenario(seed: number, length: number): Action[] {
 }
 
 function board() {
-  const clock = new ManualClock();
-  const edges: number[] = [];
-  let level = false;
-  const pit = new Pit8254({
-    clock,
-    irq0: {
-      set(next) {
-        if (next && !level) edges.push(tickAt(clock.now()));
-        level = next;
-      },
-    },
-  });
-  const io = new IoBus();
-  pit.attach(io);
+  const { clock, pit, io, risingEdgeTicks: edges } = pitBoard();
   edges.length = 0;
   const goToTick = (n: number) => clock.advanceBy(timeOfTick(n) - clock.now());
   /** What the guest can see without disturbing the counters: status bytes and OUT2. */

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Pit8254 } from "../../src/devices/pit/device.ts";
 import { PIT_HZ, tickAt, timeOfTick } from "../../src/devices/pit/timebase.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { pitBoard } from "../helpers/pit-board.ts";
 
 const CONTROL = 0x43;
 const PORT_B = 0x61;
@@ -22,19 +20,9 @@ function readBack(counters: number[], count: boolean, status: boolean): number {
 }
 
 function harness() {
-  const clock = new ManualClock();
-  const risingEdgeTicks: number[] = [];
-  let level = false;
-  const irq0 = {
-    set(next: boolean) {
-      if (next && !level) risingEdgeTicks.push(tickAt(clock.now()));
-      level = next;
-    },
-  };
-  const pit = new Pit8254({ clock, irq0 });
-  const io = new IoBus();
-  pit.attach(io);
-  expect(level).toBe(true); // OUT0 waits high at power-on and the PIT drives IRQ0 to match
+  const board = pitBoard();
+  const { clock, pit, io, risingEdgeTicks, irqLevel } = board;
+  expect(irqLevel()).toBe(true); // OUT0 waits high at power-on and the PIT drives IRQ0 to match
   risingEdgeTicks.length = 0;
 
   const tick = () => tickAt(clock.now());
@@ -73,7 +61,7 @@ function harness() {
     pit,
     io,
     risingEdgeTicks,
-    irqLevel: () => level,
+    irqLevel,
     tick,
     goToTick,
     step,

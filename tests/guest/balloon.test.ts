@@ -3,18 +3,11 @@
 // back, and its statistics follow what the guest really does.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LinuxSession } from "../helpers/linux-guest.ts";
+import { until } from "../helpers/wait.ts";
 
 const RAM = 128 * 1024 * 1024;
 const MIB = 1024 * 1024;
 const BOOT_TIMEOUT_MS = 120_000;
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("virtio-balloon in the Linux guest", () => {
   let guest: LinuxSession;

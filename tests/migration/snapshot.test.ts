@@ -7,6 +7,7 @@ import { Machine } from "../../src/machine/machine.ts";
 import { crc32 } from "../../src/migration/crc32.ts";
 import { loadSnapshot, saveSnapshot, SnapshotError } from "../../src/migration/snapshot.ts";
 import { guestFiles, LinuxSession } from "../helpers/linux-guest.ts";
+import { sleep, until } from "../helpers/wait.ts";
 
 const RAM = 128 * 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -65,7 +66,7 @@ describe("snapshot files", () => {
         let last = -1;
         for (let i = 0; i < 40 && balloon.info().reportedPages !== last; i++) {
           last = balloon.info().reportedPages;
-          await new Promise((resolve) => setTimeout(resolve, 3000));
+          await sleep(3000);
         }
       };
       await settle();
@@ -184,11 +185,7 @@ describe("snapshot files", () => {
 
       const balloon = guest.machine.balloon!;
       balloon.setTargetBytes(RAM - 96 * MIB);
-      const deadline = performance.now() + 30_000;
-      while (balloon.info().actualBytes !== RAM - 96 * MIB) {
-        if (performance.now() > deadline) throw new Error("the balloon did not inflate");
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until(() => balloon.info().actualBytes === RAM - 96 * MIB, 30_000, "the inflate");
       await guest.machine.pause();
       const { bytes, summary } = saveSnapshot(guest.machine);
       expect(summary.balloonedPages).toBe((96 * MIB) / 4096);
@@ -206,17 +203,9 @@ describe("snapshot files", () => {
       expect(copy.balloon!.info().actualBytes).toBe(RAM - 96 * MIB);
       copy.start();
       copy.sendSerial(Buffer.from("echo restored-$((40+2))\r"));
-      const until = performance.now() + 30_000;
-      while (!/restored-42/.test(console)) {
-        if (performance.now() > until)
-          throw new Error(`no answer from the restored guest: ${console}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(() => /restored-42/.test(console), 30_000, "the restored guest's answer");
       copy.balloon!.setTargetBytes(RAM);
-      while (copy.balloon!.info().actualBytes !== RAM) {
-        if (performance.now() > until) throw new Error("the restored balloon did not deflate");
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await until(() => copy.balloon!.info().actualBytes === RAM, 30_000, "the restored deflate");
       await copy.pause();
     } finally {
       await guest.close();
