@@ -13,6 +13,16 @@ export const FEATURES_EDX: u32 =
   (1 << 8) | // CMPXCHG8B
   (1 << 15); // CMOV
 
+/** Entries in the table (each ENTRY_BYTES at CPUID_BASE): the host saves and restores them. */
+export function cpuidCount(): u32 {
+  return entries;
+}
+
+/** An empty table, for a restore that sets every entry itself. */
+export function cpuidClear(): void {
+  entries = 0;
+}
+
 export function cpuidReset(): void {
   entries = 0;
   // "GenuineIntel"; highest basic leaf 2

@@ -310,6 +310,14 @@ export function cpuidQuery(leaf: u32, subleaf: u32, reg: u32): u32 {
   return Cpuid.cpuidD;
 }
 
+export function cpuidCount(): u32 {
+  return Cpuid.cpuidCount();
+}
+
+export function cpuidClear(): void {
+  Cpuid.cpuidClear();
+}
+
 export function cpuidReset(): void {
   Cpuid.cpuidReset();
 }

@@ -2,6 +2,7 @@
 // how the guest stopped. See HELP_TEXT in args.ts for the contract.
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { MAX_ROM_BYTES } from "../core/core.ts";
 import { KernelImageError } from "../machine/boot/bzimage.ts";
 import { MultibootImageError } from "../machine/boot/multiboot.ts";
 import { loadSnapshot, SnapshotError } from "../migration/snapshot.ts";
@@ -21,7 +22,6 @@ const EXIT_USAGE = 2;
 const EXIT_BAD_KERNEL = 3;
 const EXIT_TRIPLE_FAULT = 4;
 const EXIT_INTERNAL = 70;
-const MAX_ROM_BYTES = 256 * 1024;
 
 /** Where `npm run guest` puts the default guest. */
 export const DEFAULT_GUEST_DIR = fileURLToPath(new URL("../../build/guest/", import.meta.url));

@@ -1,7 +1,8 @@
 // The TypeScript face of the wasm core: loads it, wires the exit boundary,
 // and runs it, turning the core's fault traps back into ordinary control flow.
 import { buildImports, completeHost, withoutStackTraces, type CoreHost } from "./core-host.ts";
-import { restoreCpuState, saveCpuState, type CpuState, type StateBlock } from "./cpu-state.ts";
+import type { Stateful } from "../platform/stateful.ts";
+import { prepareCpuRestore, saveCpuState, type CpuState, type StateBlock } from "./cpu-state.ts";
 import { GuestMemory } from "./guest-memory.ts";
 import { readLayout, type Layout } from "./layout.ts";
 import {
@@ -53,6 +54,8 @@ interface CoreExports {
   markDirty(phys: number, length: number): void;
   cpuidSet(leaf: number, subleaf: number, a: number, b: number, c: number, d: number): void;
   cpuidReset(): void;
+  cpuidCount(): number;
+  cpuidClear(): void;
   cpuidQuery(leaf: number, subleaf: number, reg: number): number;
   tlbFlush(): void;
   /** Live instruction count, also valid while run() executes (the state block is not). */
@@ -63,7 +66,7 @@ interface CoreExports {
 const CORE_FUNCTIONS = [
   "init", "reset", "run", "runDebug", "faultPending", "requestStop", "setIrq", "setNmi", "getFlags",
   "setFlags", "setRom", "dirtyHarvest", "setDirtyTracking", "markDirty", "cpuidSet",
-  "cpuidReset", "cpuidQuery", "tlbFlush", "instructionsRetired",
+  "cpuidReset", "cpuidCount", "cpuidClear", "cpuidQuery", "tlbFlush", "instructionsRetired",
 ] as const;
 
 function checkExports(exports: WebAssembly.Exports): CoreExports {
@@ -78,11 +81,13 @@ function checkExports(exports: WebAssembly.Exports): CoreExports {
   return exports as unknown as CoreExports;
 }
 
-const MAX_ROM_BYTES = 256 * 1024;
+export const MAX_ROM_BYTES = 256 * 1024;
+const CPUID_ENTRY_BYTES = 24;
 const ONE_MIB = 0x100000;
 const RUN_BUDGET_LIMIT = 0xffffffff;
 
-export class Core implements StateBlock {
+export class Core implements StateBlock, Stateful<CpuState> {
+  readonly stateId = "cpu";
   readonly layout: Layout;
   readonly memory: GuestMemory;
   private readonly exports: CoreExports;
@@ -334,22 +339,25 @@ export class Core implements StateBlock {
     this.exports.setDirtyTracking(on ? 1 : 0);
   }
 
+  /**
+   * The pages written since the last harvest, as bitmap words (bit p % 32 of
+   * word p / 32), and clears the bitmap; null when none were. The view is the
+   * core's own harvest buffer: valid until the next harvest.
+   */
+  harvestDirtyWords(): Uint32Array | null {
+    if (this.exports.dirtyHarvest() === 0) return null;
+    const words = Math.ceil(this.memory.ramBytes / 4096 / 32);
+    return new Uint32Array(this.exports.memory.buffer, this.layout.HARVEST_BASE, words);
+  }
+
   /** Page numbers written since the last harvest; clears the bitmap. */
   harvestDirty(): number[] {
-    const count = this.exports.dirtyHarvest();
+    const words = this.harvestDirtyWords();
     const pages: number[] = [];
-    if (count === 0) return pages;
-    const bitmapBytes = Math.ceil(this.memory.ramBytes / 4096 / 8);
-    const bitmap = new Uint8Array(
-      this.exports.memory.buffer,
-      this.layout.HARVEST_BASE,
-      bitmapBytes,
-    );
-    for (let byte = 0; byte < bitmapBytes; byte++) {
-      const bits = bitmap[byte]!;
-      if (bits === 0) continue;
-      for (let bit = 0; bit < 8; bit++) {
-        if (bits & (1 << bit)) pages.push(byte * 8 + bit);
+    if (!words) return pages;
+    for (let i = 0; i < words.length; i++) {
+      for (let word = words[i]!; word !== 0; word &= word - 1) {
+        pages.push(i * 32 + 31 - Math.clz32(word & -word));
       }
     }
     return pages;
@@ -370,6 +378,45 @@ export class Core implements StateBlock {
     this.exports.cpuidReset();
   }
 
+  /** Every entry of the CPUID table, in table order (subleaf 0xFFFFFFFF matches any). */
+  cpuidTable(): CpuidEntry[] {
+    const count = this.exports.cpuidCount();
+    const view = this.state();
+    const entries: CpuidEntry[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = this.layout.CPUID_BASE + i * CPUID_ENTRY_BYTES;
+      const u32 = (offset: number) => view.getUint32(at + offset, true);
+      entries.push({
+        leaf: u32(0),
+        subleaf: u32(4),
+        eax: u32(8),
+        ebx: u32(12),
+        ecx: u32(16),
+        edx: u32(20),
+      });
+    }
+    return entries;
+  }
+
+  /** Replaces the whole CPUID table (at most layout.CPUID_MAX entries). */
+  replaceCpuidTable(entries: readonly CpuidEntry[]): void {
+    if (entries.length > this.layout.CPUID_MAX) {
+      throw new RangeError(`a CPUID table holds at most ${this.layout.CPUID_MAX} entries`);
+    }
+    this.exports.cpuidClear();
+    for (const entry of entries) this.setCpuid(entry);
+  }
+
+  /** Size of the firmware image mapped below 1 MiB and 4 GiB (0: none). */
+  romBytes(): number {
+    return this.readU32(this.layout.S_ROM_SIZE);
+  }
+
+  /** Maps the last `bytes` below 1 MiB read-only and aliased below 4 GiB; 0 unmaps. */
+  setRomMapping(bytes: number): void {
+    this.exports.setRom(bytes);
+  }
+
   tlbFlush(): void {
     this.exports.tlbFlush();
   }
@@ -378,8 +425,8 @@ export class Core implements StateBlock {
     return saveCpuState(this);
   }
 
-  restore(state: unknown): void {
-    restoreCpuState(this, state);
+  prepareRestore(state: unknown): () => void {
+    return prepareCpuRestore(this, state);
   }
 
   /** u32 at STATE_BASE + offset. */

@@ -143,8 +143,8 @@ function icountAt(parent: unknown): bigint {
   return fail("state.icount", "a non-negative integer or decimal string below 2^64", value);
 }
 
-/** Validates `state` completely, then writes it into the state block. */
-export function restoreCpuState(block: StateBlock, state: unknown): void {
+/** Validates `state` completely; what it returns writes it into the state block. */
+export function prepareCpuRestore(block: StateBlock, state: unknown): () => void {
   const version = field(state, "version", "state");
   if (version !== CPU_STATE_VERSION) {
     fail("state.version", String(CPU_STATE_VERSION), version);
@@ -201,11 +201,13 @@ export function restoreCpuState(block: StateBlock, state: unknown): void {
   put(L.S_PAT_HI, u32At(pat, "hi", "state.msrs.pat"));
   put(L.S_A20_MASK, u32At(state, "a20Mask", "state"));
 
-  for (const [offset, value] of writes) block.writeU32(offset, value);
-  // A saved CPU is never mid-exception: the host delivers faults before run() returns.
-  block.writeU32(L.S_FAULT_VEC, 0xffffffff);
-  block.writeU32(L.S_FAULT_CODE, 0xffffffff);
-  block.writeU32(L.S_FAULT_DEPTH, 0);
-  block.setFlags(eflags);
-  block.tlbFlush();
+  return () => {
+    for (const [offset, value] of writes) block.writeU32(offset, value);
+    // A saved CPU is never mid-exception: the host delivers faults before run() returns.
+    block.writeU32(L.S_FAULT_VEC, 0xffffffff);
+    block.writeU32(L.S_FAULT_CODE, 0xffffffff);
+    block.writeU32(L.S_FAULT_DEPTH, 0);
+    block.setFlags(eflags);
+    block.tlbFlush();
+  };
 }

@@ -2,7 +2,7 @@
 // 32-bit IN/OUT becomes byte cycles at consecutive ports, so a wide access
 // touches each register in turn; bytes past the device float high.
 import type { AccessSize } from "../core/core-host.ts";
-import type { PortHandler } from "../machine/io-bus.ts";
+import type { PortHandler } from "../platform/io-bus.ts";
 
 export interface ByteRegisters {
   readRegister(offset: number): number;

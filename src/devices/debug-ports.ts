@@ -2,7 +2,9 @@
 // Bochs/QEMU debugcon (0xE9), the POST code port (0x80) and QEMU's
 // isa-debug-exit (0xF4).
 import { allOnes, type AccessSize } from "../core/core-host.ts";
-import type { IoBus } from "../machine/io-bus.ts";
+import type { IoBus } from "../platform/io-bus.ts";
+import { expectObject, expectVersion } from "../platform/state-check.ts";
+import type { Stateful } from "../platform/stateful.ts";
 
 export const DEBUGCON_PORT = 0xe9;
 export const POST_CODE_PORT = 0x80;
@@ -15,7 +17,16 @@ export interface DebugPortsOptions {
   onExit?: (exitStatus: number) => void;
 }
 
-export class DebugPorts {
+export const DEBUG_PORTS_STATE_VERSION = 1;
+
+export interface DebugPortsState {
+  version: typeof DEBUG_PORTS_STATE_VERSION;
+  /** What port 0x80 reads back: the last POST code, or null before the first. */
+  lastPostCode: number | null;
+}
+
+export class DebugPorts implements Stateful<DebugPortsState> {
+  readonly stateId = "debug-ports";
   /** Last byte written to port 0x80, or null before the first. */
   lastPostCode: number | null = null;
   postCodeCount = 0;
@@ -50,5 +61,25 @@ export class DebugPorts {
         this.options.onExit?.(this.exitStatus);
       },
     });
+  }
+
+  save(): DebugPortsState {
+    return { version: DEBUG_PORTS_STATE_VERSION, lastPostCode: this.lastPostCode };
+  }
+
+  prepareRestore(state: unknown): () => void {
+    const what = "debug ports state";
+    const fields = expectObject(state, what);
+    expectVersion(fields, DEBUG_PORTS_STATE_VERSION, what);
+    const code = fields.lastPostCode;
+    if (
+      code !== null &&
+      (typeof code !== "number" || !Number.isInteger(code) || code < 0 || code > 0xff)
+    ) {
+      throw new RangeError(`${what}.lastPostCode must be a byte or null`);
+    }
+    return () => {
+      this.lastPostCode = code;
+    };
   }
 }

@@ -1,7 +1,7 @@
 // System control port A (port 0x92, "fast A20 and reset"): bit 1 gates A20,
 // writing bit 0 as 1 resets the CPU. Its state is the A20 gate, which the CPU
 // state carries, so the port keeps none of its own.
-import type { IoBus } from "../machine/io-bus.ts";
+import type { IoBus } from "../platform/io-bus.ts";
 
 export const SYSTEM_CONTROL_A_PORT = 0x92;
 const FAST_RESET = 0x01;

@@ -1,7 +1,7 @@
 // The two clocks a machine can run on. Both are frozen while the machine is
 // paused and can be set when a snapshot is restored, so guest time never jumps
 // backwards and sees a pause as exactly the time it lasted (or none).
-import type { MachineClock } from "./clock.ts";
+import type { MachineClock } from "../platform/clock.ts";
 
 export interface RunClock extends MachineClock {
   readonly kind: "realtime" | "deterministic";

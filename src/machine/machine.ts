@@ -19,30 +19,31 @@ import { isBzImage, KernelImageError, loadBzImage, type LinuxBootInfo } from "./
 import { pcMemoryMap, type MemoryRegion } from "./boot/memory-map.ts";
 import { isMultiboot, loadMultiboot, type MultibootLoadResult } from "./boot/multiboot.ts";
 import { setupPci, type PciSetupResult } from "./firmware/pci-setup.ts";
-import type { TimedDevice } from "./clock.ts";
+import type { TimedDevice } from "../platform/clock.ts";
+import type { Stateful } from "../platform/stateful.ts";
+import { CpuidTableState } from "../core/cpuid-state.ts";
+import { RomMappingState } from "../core/rom-state.ts";
+import { ClockComponent } from "./clock-state.ts";
+import { DirtyLog } from "./dirty-log.ts";
+import { configOf, type MachineConfig, type MachineShape } from "./machine-config.ts";
 import { InstructionClock, RealtimeClock, type RunClock } from "./guest-clocks.ts";
-import { IoBus } from "./io-bus.ts";
+import { IoBus } from "../platform/io-bus.ts";
 import { MACHINE_STATE_VERSION, parseMachineState, type MachineState } from "./machine-state.ts";
-import { MmioBus } from "./mmio-bus.ts";
+import { MmioBus } from "../platform/mmio-bus.ts";
 import { RunLoop, type StepOutcome, type Steppable } from "./run-loop.ts";
-import { TimeStampCounter } from "./tsc.ts";
+import { TimeStampCounter } from "../platform/tsc.ts";
 
 export type StopReason = "debug-exit" | "triple-fault" | "halt" | "max-insns" | "reset";
 
 /** Realtime: guest time is host time. A number: deterministic, that many ns per instruction. */
 export type ClockMode = "realtime" | { nsPerInstruction: number };
 
-export interface MachineOptions {
-  ramBytes: number;
+/** The host's side of a machine: where its time and output come from and go. */
+export interface MachineHostOptions {
   wasm?: WasmSource;
   clock?: ClockMode;
-  tscHz?: number;
-  /** virtio-balloon in PCI slot 2 (default true), with its statistics interval and features. */
-  balloon?: boolean | { statsIntervalMs?: number; freePageReporting?: boolean };
   /** Receives what devices refuse from the guest (bad descriptors, addresses outside RAM). */
   onDeviceLog?: (message: string) => void;
-  /** kvm-clock and the KVM CPUID signature (default true); false: bare hardware. */
-  kvmClock?: boolean;
   /** The host's wall clock (epoch ms) the RTC and kvm-clock use; Date.now by default. */
   wallTimeMs?: () => number;
   /** Receives the bytes the guest writes to the debug console (port 0xE9). */
@@ -50,6 +51,13 @@ export interface MachineOptions {
   /** Receives what the guest transmits on COM1, a batch per CPU slice. */
   onSerialOutput?: (bytes: Uint8Array) => void;
 }
+
+/**
+ * ramBytes; tscHz; balloon: virtio-balloon in PCI slot 2 (default true), with
+ * its statistics interval and features; kvmClock: kvm-clock and the KVM CPUID
+ * signature (default true), false for bare hardware. See machine-config.ts.
+ */
+export type MachineOptions = MachineShape & MachineHostOptions;
 
 export interface RunOptions {
   /** Stop after this many instructions (approximately: checked between slices). */
@@ -109,6 +117,12 @@ export class Machine implements Steppable {
   readonly kvmClock: KvmClock | null;
   readonly memoryMap: MemoryRegion[] | null;
   readonly loop: RunLoop;
+  /** What this machine is made of, as plain data (it opens every saved state). */
+  readonly config: MachineConfig;
+  /** Who wants to know which pages the guest writes (the migration, a memory view). */
+  readonly dirtyLog: DirtyLog;
+  /** Every part with state, in restore order: one list, so none is forgotten. */
+  private readonly components: Stateful[];
 
   private readonly timedDevices: TimedDevice[] = [];
   private readonly serialOut: number[] = [];
@@ -120,6 +134,17 @@ export class Machine implements Steppable {
   private hasRun = false;
   /** Measured guest instructions per host nanosecond (realtime slice sizing only). */
   private rate = INITIAL_RATE;
+
+  /** A machine of this configuration (from a saved state or a migration), not yet running. */
+  static fromConfig(config: MachineConfig, host: MachineHostOptions = {}): Promise<Machine> {
+    return Machine.create({
+      ...host,
+      ramBytes: config.ramBytes,
+      tscHz: config.tscHz,
+      kvmClock: config.kvmClock,
+      balloon: config.balloon ?? false,
+    });
+  }
 
   static async create(options: MachineOptions): Promise<Machine> {
     const io = new IoBus();
@@ -148,12 +173,13 @@ export class Machine implements Steppable {
     this.core = core;
     this.io = io;
     this.mmio = mmio;
+    this.config = configOf(options);
     const mode = options.clock ?? "realtime";
     this.clock =
       mode === "realtime"
         ? new RealtimeClock()
         : new InstructionClock(() => core.liveInstructionCount(), mode.nsPerInstruction);
-    this.tsc = new TimeStampCounter(this.clock, options.tscHz);
+    this.tsc = new TimeStampCounter(this.clock, this.config.tscHz);
     this.memoryMap = options.ramBytes >= 2 * 1024 * 1024 ? pcMemoryMap(options.ramBytes) : null;
     this.onSerialOutput = options.onSerialOutput ?? (() => {});
 
@@ -209,12 +235,11 @@ export class Machine implements Steppable {
     };
 
     this.balloon = null;
-    const balloonOption = options.balloon ?? true;
-    if (balloonOption !== false) {
+    if (this.config.balloon) {
       this.balloon = new VirtioBalloon({
         ramBytes: options.ramBytes,
         clock: this.clock,
-        ...(balloonOption === true ? {} : balloonOption),
+        ...this.config.balloon,
       });
       const transport = new VirtioPciTransport({ model: this.balloon, memory: core.memory, log });
       this.pci.bus.add(transport, BALLOON_SLOT);
@@ -222,7 +247,7 @@ export class Machine implements Steppable {
     }
 
     this.kvmClock = null;
-    if (options.kvmClock ?? true) {
+    if (this.config.kvmClock) {
       this.kvmClock = new KvmClock({
         clock: this.clock,
         tsc: this.tsc,
@@ -234,6 +259,28 @@ export class Machine implements Steppable {
     }
 
     this.loop = new RunLoop(this);
+    this.dirtyLog = new DirtyLog(core, this.balloon?.ballooned ?? null);
+    // Restore order: time first (devices read it), the CPU before the PIC drives INTR.
+    this.components = [
+      new ClockComponent(this.clock),
+      this.tsc,
+      core,
+      new CpuidTableState(core),
+      new RomMappingState(core),
+      this.pic,
+      this.pit,
+      this.rtc,
+      this.uart,
+      this.kbc,
+      this.debugPorts,
+      this.pci.bus,
+      ...(this.kvmClock ? [this.kvmClock] : []),
+    ];
+  }
+
+  /** The ids of this machine's stateful components, in restore order. */
+  get componentIds(): string[] {
+    return this.components.map((component) => component.stateId);
   }
 
   get realtime(): boolean {
@@ -291,9 +338,18 @@ export class Machine implements Steppable {
     this.loop.kick();
   }
 
-  /** Starts (or resumes) the guest on the host's event loop. */
-  start(): void {
+  /**
+   * Starts (or resumes) the guest on the host's event loop. `downtimeNs` moves
+   * a paused guest's clock forward first: a migrated guest's clock counts the
+   * time it was on the wire, as the real world's did.
+   */
+  start(options: { downtimeNs?: number } = {}): void {
     if (this.loop.current !== "paused") return;
+    const downtime = options.downtimeNs ?? 0;
+    if (downtime > 0) {
+      this.clock.pause();
+      this.clock.set(this.clock.now() + downtime);
+    }
     this.clock.resume();
     // After a pause (or a restore) the guest is told it was stopped.
     if (this.hasRun) this.kvmClock?.resumed();
@@ -305,6 +361,11 @@ export class Machine implements Steppable {
   async pause(): Promise<void> {
     await this.loop.pause();
     this.clock.pause();
+  }
+
+  /** Runs the guest for only `fraction` of the host's time (1: full speed); see RunLoop. */
+  setThrottle(fraction: number): void {
+    this.loop.setThrottle(fraction);
   }
 
   /** Stops the guest ("max-insns") once `total` instructions have retired since power-on. */
@@ -428,55 +489,29 @@ export class Machine implements Steppable {
   /** The state tree of a paused machine (RAM excluded: see machine-state.ts). */
   saveState(): MachineState {
     this.requirePaused("save");
-    return {
-      version: MACHINE_STATE_VERSION,
-      ramBytes: this.core.memory.ramBytes,
-      clockNs: this.clock.now(),
-      tsc: this.tsc.save(),
-      cpu: this.core.save(),
-      devices: {
-        pic: this.pic.save(),
-        pit: this.pit.save(),
-        rtc: this.rtc.save(),
-        uart: this.uart.save(),
-        kbc: this.kbc.save(),
-        pci: this.pci.bus.save(),
-        kvmClock: this.kvmClock?.save() ?? null,
-      },
-    };
+    const components: Record<string, unknown> = {};
+    for (const component of this.components) components[component.stateId] = component.save();
+    return { version: MACHINE_STATE_VERSION, config: structuredClone(this.config), components };
   }
 
   /**
    * Restores a state tree into this paused machine (its RAM must be restored
-   * separately). A state that any component refuses leaves the machine as it
-   * was: the components are rolled back to a backup taken first.
+   * separately). Every component checks its part before any changes: a state
+   * that one refuses leaves the machine as it was.
    */
   restoreState(value: unknown): void {
     this.requirePaused("restore");
-    const state = parseMachineState(value, this.core.memory.ramBytes);
-    const backup = this.saveState();
-    try {
-      this.applyState(state);
-    } catch (error) {
-      this.applyState(backup);
-      throw error;
-    }
-  }
-
-  private applyState(state: MachineState): void {
-    this.clock.set(state.clockNs);
-    this.tsc.restore(state.tsc);
-    this.core.restore(state.cpu);
-    this.pic.restore(state.devices.pic);
-    this.pit.restore(state.devices.pit);
-    this.rtc.restore(state.devices.rtc);
-    this.uart.restore(state.devices.uart);
-    this.kbc.restore(state.devices.kbc);
-    this.pci.bus.restore(state.devices.pci);
-    if (this.kvmClock) this.kvmClock.restore(state.devices.kvmClock);
-    else if (state.devices.kvmClock !== null) {
-      throw new RangeError("the state has kvm-clock, which this machine was made without");
-    }
+    const state = parseMachineState(value, this.config, this.componentIds);
+    const commits = this.components.map((component) => {
+      try {
+        return component.prepareRestore(state.components[component.stateId]);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        const Kind = error instanceof TypeError ? TypeError : RangeError;
+        throw new Kind(`${component.stateId}: ${reason}`);
+      }
+    });
+    for (const commit of commits) commit();
     // The restored guest resumes as after a pause (kvm-clock says it was stopped).
     this.hasRun = true;
   }

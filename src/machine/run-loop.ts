@@ -1,7 +1,9 @@
 // Drives a machine on the host's event loop: runs CPU slices for a few
 // milliseconds, yields so I/O and RPC get through, and sleeps while the guest
 // is halted until its next timer or until something (input, a pause request)
-// kicks it. The same loop runs in Node and in a Web Worker.
+// kicks it. The same loop runs in Node and in a Web Worker. A throttle runs
+// the guest for only a fraction of the host's time (auto-converge: a guest
+// that dirties memory faster than a migration can send it is slowed down).
 
 /** What one step of the machine did. */
 export type StepOutcome =
@@ -54,6 +56,7 @@ export class RunLoop {
   private stopListeners: Array<(reason: string) => void> = [];
   // A loop from before a pause that has not noticed it yet must not keep running.
   private generation = 0;
+  private share = 1;
 
   constructor(private readonly machine: Steppable) {}
 
@@ -88,6 +91,19 @@ export class RunLoop {
     wake?.();
   }
 
+  /** The fraction of host time the guest runs, in (0, 1]. */
+  get throttle(): number {
+    return this.share;
+  }
+
+  /** Runs the guest for only `fraction` of the host's time (1: full speed). */
+  setThrottle(fraction: number): void {
+    if (!(fraction > 0 && fraction <= 1)) {
+      throw new RangeError(`a throttle is a fraction in (0, 1], got ${fraction}`);
+    }
+    this.share = fraction;
+  }
+
   /** Resolves with the reason once the guest stops by itself (exit, triple fault, halt). */
   stopped(): Promise<string> {
     if (this.stopReason !== null) return Promise.resolve(this.stopReason);
@@ -105,7 +121,8 @@ export class RunLoop {
   private async loop(generation: number): Promise<void> {
     const live = () => this.state === "running" && this.generation === generation;
     while (live()) {
-      const burstEnd = hostNowMs() + BURST_MS;
+      const burstStart = hostNowMs();
+      const burstEnd = burstStart + BURST_MS;
       let idleUntil: number | null = null;
       while (live() && hostNowMs() < burstEnd) {
         let outcome: StepOutcome;
@@ -129,13 +146,19 @@ export class RunLoop {
       if (!live()) break;
       // A deterministic clock has already jumped to the timer; only "no timer at all" waits.
       const mustWait = idleUntil !== null && (this.machine.realtime || idleUntil === Infinity);
-      if (mustWait) await this.sleep(idleUntil!);
-      else await yieldToHost();
+      if (mustWait) {
+        await this.sleep(Math.min(MAX_SLEEP_MS, (idleUntil! - this.machine.now()) / 1e6));
+      } else if (this.share < 1) {
+        await this.sleep(((hostNowMs() - burstStart) * (1 - this.share)) / this.share);
+      } else {
+        await yieldToHost();
+      }
     }
   }
 
-  private sleep(until: number): Promise<void> {
-    const ms = Math.min(MAX_SLEEP_MS, Math.max(0, (until - this.machine.now()) / 1e6));
+  /** Waits `ms` of host time, or until kick(). */
+  private sleep(ms: number): Promise<void> {
+    ms = Math.max(0, ms);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null;

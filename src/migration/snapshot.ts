@@ -17,7 +17,8 @@ import type { MachineState } from "../machine/machine-state.ts";
 import { Crc32 } from "./crc32.ts";
 
 export const SNAPSHOT_MAGIC = "HIVE86SS";
-export const SNAPSHOT_VERSION = 1;
+/** 2: the machine state holds its configuration and components by id. */
+export const SNAPSHOT_VERSION = 2;
 const HEADER_BYTES = 24;
 const PAGE = 4096;
 
@@ -170,7 +171,10 @@ export function loadSnapshot(machine: Machine, bytes: Uint8Array): SnapshotSumma
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
   if (version !== SNAPSHOT_VERSION) {
-    throw new SnapshotError(`snapshot format version ${version} is not supported (want 1)`);
+    throw new SnapshotError(
+      `snapshot format version ${version} is not supported (want ${SNAPSHOT_VERSION})` +
+        (version < SNAPSHOT_VERSION ? ": it was saved by an older hive86" : ""),
+    );
   }
   const jsonBytes = view.getUint32(12, true);
   const storedPages = view.getUint32(16, true);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Core } from "../../src/core/core.ts";
 import type { CpuState } from "../../src/core/cpu-state.ts";
 import { buildRealModeRom } from "../fixtures/real-mode-rom.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const RAM = 1024 * 1024;
 
@@ -32,7 +33,7 @@ describe("CpuState", () => {
 
     const target = await busyCore();
     target.memory.write(0, source.memory.read(0, RAM));
-    target.restore(saved);
+    restoreComponent(target, saved);
     expect(target.save()).toEqual(saved);
 
     source.run(5000);
@@ -48,16 +49,16 @@ describe("CpuState", () => {
     const state = core.save();
     expect(state.eflags).toBe(flags);
     core.setFlags(0x2);
-    core.restore(state);
+    restoreComponent(core, state);
     expect(core.getFlags()).toBe(flags);
   });
 
   it("carries instruction counts beyond 2^32", async () => {
     const core = await busyCore();
     const state = core.save();
-    core.restore({ ...state, icount: 2 ** 40 + 5 });
+    restoreComponent(core, { ...state, icount: 2 ** 40 + 5 });
     expect(core.instructionCount()).toBe(2 ** 40 + 5);
-    core.restore({ ...state, icount: "18446744073709551615" });
+    restoreComponent(core, { ...state, icount: "18446744073709551615" });
     expect(core.save().icount).toBe("18446744073709551615");
   });
 
@@ -70,7 +71,7 @@ describe("CpuState", () => {
       patch(copy);
       return copy;
     };
-    const restore = (state: unknown) => () => core.restore(state as CpuState);
+    const restore = (state: unknown) => () => restoreComponent(core, state as CpuState);
 
     expect(restore(bad((s) => (s.version = 2)))).toThrow(/state\.version must be 1/);
     expect(restore(bad((s) => delete s.regs))).toThrow(/state\.regs/);

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { Core } from "../../src/core/core.ts";
 import { prng } from "../helpers/prng.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const RAM = 2 * 1024 * 1024;
 const INSTRUCTIONS_PER_RUN = 100_000;
@@ -94,7 +95,10 @@ describe("the core on random code", () => {
         // Saved state is always restorable: the core's state stayed well-formed.
         const state = core.save();
         const copy = await Core.create({ ramBytes: RAM });
-        expect(() => copy.restore(JSON.parse(JSON.stringify(state))), `seed ${seed}`).not.toThrow();
+        expect(
+          () => restoreComponent(copy, JSON.parse(JSON.stringify(state))),
+          `seed ${seed}`,
+        ).not.toThrow();
       }
       // Random code mostly faults its way along; the runs ended for guest reasons only.
       const reasons = [...outcomes.keys()];

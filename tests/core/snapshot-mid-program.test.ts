@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { CpuState } from "../../src/core/cpu-state.ts";
 import type { Core } from "../../src/core/core.ts";
 import { assembleSource, bootGuest, type Guest } from "../helpers/guest.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const RAM = 4 * 1024 * 1024;
 
@@ -261,7 +262,7 @@ function snapshot(guest: Guest): Snapshot {
 async function resume(snap: Snapshot): Promise<Guest> {
   const fresh = await bootGuest(new Uint8Array(0), { ramBytes: RAM });
   fresh.core.memory.write(0, snap.ram);
-  fresh.core.restore(JSON.parse(snap.json) as CpuState);
+  restoreComponent(fresh.core, JSON.parse(snap.json) as CpuState);
   expect(fresh.core.save(), "state right after restore()").toEqual(JSON.parse(snap.json));
   return fresh;
 }
@@ -389,7 +390,7 @@ describe("snapshot mid-program", () => {
       // Rewind the finished original itself: restore() must drop its TLB,
       // whose entries (write permission, D bits already set) are stale now.
       original.core.memory.write(0, snap.ram);
-      original.core.restore(JSON.parse(snap.json) as CpuState);
+      restoreComponent(original.core, JSON.parse(snap.json) as CpuState);
       const rewound = original.output().length;
       finish(original);
       expect(original.output().slice(rewound)).toBe(restored.output());
@@ -410,7 +411,7 @@ describe("snapshot format", () => {
     const state = g.core.save();
     const copy = JSON.parse(JSON.stringify(state)) as CpuState;
     expect(copy).toEqual(state);
-    g.core.restore(copy);
+    restoreComponent(g.core, copy);
     expect(g.core.save()).toEqual(state);
   });
 
@@ -448,15 +449,15 @@ describe("snapshot format", () => {
       ["{}", /invalid CPU state/],
     ];
     for (const [state, message] of cases) {
-      expect(() => target.core.restore(state as CpuState)).toThrow(TypeError);
-      expect(() => target.core.restore(state as CpuState)).toThrow(message);
+      expect(() => restoreComponent(target.core, state as CpuState)).toThrow(TypeError);
+      expect(() => restoreComponent(target.core, state as CpuState)).toThrow(message);
       expect(target.core.save()).toEqual(before);
     }
     // Still usable: it runs on from the good state to the same end.
     finish(target);
     expectSameEnd(original, target, snap);
     // And a good state can still be restored after all that.
-    target.core.restore(JSON.parse(snap.json) as CpuState);
+    restoreComponent(target.core, JSON.parse(snap.json) as CpuState);
     target.core.memory.write(0, snap.ram);
     expect(target.core.save()).toEqual(JSON.parse(snap.json));
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DebugPorts } from "../../src/devices/debug-ports.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
 
 describe("DebugPorts", () => {
   it("sends debugcon bytes (the low byte of any write) to the sink", () => {

@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { KeyboardController } from "../../src/devices/kbc/device.ts";
 import { KBC_STATE_VERSION } from "../../src/devices/kbc/state.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const DATA = 0x60;
 const COMMAND = 0x64;
@@ -192,7 +193,7 @@ describe("save and restore", () => {
     const source = busy();
     const saved = JSON.parse(JSON.stringify(source.kbc.save())) as unknown;
     const target = board(true);
-    target.kbc.restore(saved);
+    restoreComponent(target.kbc, saved);
     expect(target.kbc.save()).toEqual(source.kbc.save());
     expect(target.status()).toBe(source.status());
     expect(target.status() & (OBF | CMD)).toBe(OBF | CMD);
@@ -208,7 +209,7 @@ describe("save and restore", () => {
     const source = board();
     source.command(0x60);
     const target = board();
-    target.kbc.restore(source.kbc.save());
+    restoreComponent(target.kbc, source.kbc.save());
     target.send(0x44);
     target.command(0x20);
     expect(target.data()).toBe(0x44);
@@ -236,7 +237,7 @@ describe("save and restore", () => {
       const target = board();
       target.command(0xaa);
       const before = target.kbc.save();
-      expect(() => target.kbc.restore(state), JSON.stringify(state)).toThrow(error);
+      expect(() => restoreComponent(target.kbc, state), JSON.stringify(state)).toThrow(error);
       expect(target.kbc.save(), JSON.stringify(state)).toEqual(before);
     }
   });
@@ -244,7 +245,7 @@ describe("save and restore", () => {
   it("accepts every pending command that takes a parameter", () => {
     for (const pendingCommand of [0, 0x60, 0xd1]) {
       const target = board();
-      target.kbc.restore({ ...busy().kbc.save(), pendingCommand });
+      restoreComponent(target.kbc, { ...busy().kbc.save(), pendingCommand });
       expect(target.kbc.save().pendingCommand).toBe(pendingCommand);
     }
   });

@@ -10,8 +10,9 @@ import {
   MSR_KVM_WALL_CLOCK_NEW,
 } from "../../src/devices/kvmclock/device.ts";
 import { scaleTicks, timeScaleFor } from "../../src/devices/kvmclock/time-scale.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
-import { TimeStampCounter } from "../../src/machine/tsc.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+import { TimeStampCounter } from "../../src/platform/tsc.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const RAM = 4 * 1024 * 1024;
 const TIME_INFO = 0x3000;
@@ -185,7 +186,7 @@ describe("kvm-clock", () => {
     const b = await setup();
     b.core.memory.write(0, a.core.memory.read(0, RAM));
     b.clock.advanceBy(42);
-    b.kvmClock.restore(state);
+    restoreComponent(b.kvmClock, state);
     expect(b.kvmClock.readMsr(MSR_KVM_SYSTEM_TIME_NEW)).toBe(BigInt(TIME_INFO | 1));
     expect(b.kvmClock.readMsr(MSR_KVM_WALL_CLOCK_NEW)).toBe(BigInt(WALL));
     b.kvmClock.resumed();
@@ -199,12 +200,14 @@ describe("kvm-clock", () => {
     const { kvmClock } = await setup();
     kvmClock.writeMsr(MSR_KVM_SYSTEM_TIME_NEW, BigInt(TIME_INFO | 1));
     const before = kvmClock.save();
-    expect(() => kvmClock.restore({ ...before, version: 2 })).toThrow(RangeError);
-    expect(() => kvmClock.restore({ ...before, systemTime: { lo: -1, hi: 0 } })).toThrow(
+    expect(() => restoreComponent(kvmClock, { ...before, version: 2 })).toThrow(RangeError);
+    expect(() => restoreComponent(kvmClock, { ...before, systemTime: { lo: -1, hi: 0 } })).toThrow(
       RangeError,
     );
-    expect(() => kvmClock.restore({ ...before, stoppedPending: "yes" })).toThrow(TypeError);
-    expect(() => kvmClock.restore(null)).toThrow(TypeError);
+    expect(() => restoreComponent(kvmClock, { ...before, stoppedPending: "yes" })).toThrow(
+      TypeError,
+    );
+    expect(() => restoreComponent(kvmClock, null)).toThrow(TypeError);
     expect(kvmClock.save()).toEqual(before);
   });
 });

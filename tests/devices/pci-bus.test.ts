@@ -3,8 +3,8 @@ import type { AccessSize } from "../../src/core/core-host.ts";
 import { PciDevice } from "../../src/devices/pci/device.ts";
 import { createI440fx } from "../../src/devices/pci/i440fx.ts";
 import type { ResetKind } from "../../src/devices/pci/isa-bridge/device.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
-import { MmioBus } from "../../src/machine/mmio-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { MmioBus } from "../../src/platform/mmio-bus.ts";
 
 // A function with an optional I/O BAR 0 and memory BAR 1; its BARs answer
 // (tag << 16) | offset and log every access.

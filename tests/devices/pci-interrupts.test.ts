@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { AccessSize } from "../../src/core/core-host.ts";
 import { PciDevice } from "../../src/devices/pci/device.ts";
 import { createI440fx } from "../../src/devices/pci/i440fx.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
-import { MmioBus } from "../../src/machine/mmio-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { MmioBus } from "../../src/platform/mmio-bus.ts";
 
 class InterruptingFunction extends PciDevice {
   constructor(pin: number) {

@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import type { AccessSize } from "../../src/core/core-host.ts";
 import { PciDevice } from "../../src/devices/pci/device.ts";
 import { createI440fx } from "../../src/devices/pci/i440fx.ts";
-import { expectInt, expectObject } from "../../src/devices/state-check.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
-import { MmioBus } from "../../src/machine/mmio-bus.ts";
+import { expectInt, expectObject } from "../../src/platform/state-check.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { MmioBus } from "../../src/platform/mmio-bus.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 // A function with an I/O and a memory BAR and one register of its own outside
 // configuration space, the way a virtio device keeps its queues.
@@ -84,7 +85,7 @@ describe("PCI save/restore", () => {
     const saved = JSON.parse(JSON.stringify(source.bus.save()));
 
     const target = machine();
-    target.bus.restore(saved);
+    restoreComponent(target.bus, saved);
     expect(JSON.parse(JSON.stringify(target.bus.save()))).toEqual(saved);
     expect(target.io.read(0xcf8, 4)).toBe(0x80000810);
     expect(target.io.read(0xcf9, 1)).toBe(0x02);
@@ -105,7 +106,7 @@ describe("PCI save/restore", () => {
     const saved = source.bus.save();
 
     const target = programmed();
-    target.bus.restore(saved);
+    restoreComponent(target.bus, saved);
     expect(target.io.read(0xc040, 4)).toBe(0xffffffff);
     expect(target.mmio.read(0xfe003000, 4)).toBe(0xffffffff);
     expect(target.io.read(0xd000, 4)).toBe(0);
@@ -179,8 +180,8 @@ describe("PCI save/restore", () => {
 
         const target = programmed();
         const before = JSON.stringify(target.bus.save());
-        expect(() => target.bus.restore(state)).toThrow(type);
-        expect(() => target.bus.restore(state)).toThrow(message);
+        expect(() => restoreComponent(target.bus, state)).toThrow(type);
+        expect(() => restoreComponent(target.bus, state)).toThrow(message);
         expect(JSON.stringify(target.bus.save())).toBe(before);
         expect(target.io.read(0xc040, 4)).toBe(0x1234);
         expect(target.io.read(0xe000, 4)).toBe(0xffffffff);
@@ -191,9 +192,9 @@ describe("PCI save/restore", () => {
 
   it("rejects values that are not states at all", () => {
     const target = programmed();
-    expect(() => target.bus.restore(null)).toThrow(TypeError);
-    expect(() => target.bus.restore([])).toThrow(TypeError);
-    expect(() => target.bus.restore({ version: 1, functions: {} })).toThrow(
+    expect(() => restoreComponent(target.bus, null)).toThrow(TypeError);
+    expect(() => restoreComponent(target.bus, [])).toThrow(TypeError);
+    expect(() => restoreComponent(target.bus, { version: 1, functions: {} })).toThrow(
       /functions must be an array/,
     );
     expect(target.io.read(0xc040, 4)).toBe(0x1234);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DualPic } from "../../src/devices/pic/device.ts";
 import type { PicState } from "../../src/devices/pic/state.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const MASTER_CMD = 0x20;
 const MASTER_DATA = 0x21;
@@ -559,7 +560,7 @@ describe("DualPic save and restore", () => {
     const saved = a.pic.save();
     const copy = JSON.parse(JSON.stringify(saved)) as unknown;
     const b = setup();
-    b.pic.restore(copy);
+    restoreComponent(b.pic, copy);
     expect(b.intr).toEqual([a.pic.intr]);
     expect(b.pic.save()).toEqual(saved);
     expect(b.inb(MASTER_CMD)).toBe(0x0a); // ISR selected for reads, as saved
@@ -586,7 +587,7 @@ describe("DualPic save and restore", () => {
   it("drives INT on restore even when the level does not change", () => {
     const a = linuxPic();
     const b = setup();
-    b.pic.restore(a.pic.save());
+    restoreComponent(b.pic, a.pic.save());
     expect(b.intr).toEqual([false]);
   });
 
@@ -650,8 +651,8 @@ describe("DualPic save and restore", () => {
       const bad = structuredClone(before);
       mutate(bad);
       rig.intr.length = 0;
-      expect(() => rig.pic.restore(bad)).toThrow(type);
-      expect(() => rig.pic.restore(bad)).toThrow(message);
+      expect(() => restoreComponent(rig.pic, bad)).toThrow(type);
+      expect(() => restoreComponent(rig.pic, bad)).toThrow(message);
       expect(rig.pic.save()).toEqual(before);
       expect(rig.intr).toEqual([]);
       rig.out(MASTER_CMD, EOI); // ends IRQ1: the pending IRQ9 comes next, as before
@@ -663,7 +664,7 @@ describe("DualPic save and restore", () => {
     const rig = midService();
     const bad = structuredClone(rig.pic.save());
     bad.slave.isr = 300;
-    expect(() => rig.pic.restore(bad)).toThrow(/PicState\.slave\.isr/);
-    expect(() => rig.pic.restore(null)).toThrow(/PicState must be an object/);
+    expect(() => restoreComponent(rig.pic, bad)).toThrow(/PicState\.slave\.isr/);
+    expect(() => restoreComponent(rig.pic, null)).toThrow(/PicState must be an object/);
   });
 });

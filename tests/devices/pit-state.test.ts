@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { PitState } from "../../src/devices/pit/state.ts";
 import { tickAt, timeOfTick } from "../../src/devices/pit/timebase.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
 import { pitBoard } from "../helpers/pit-board.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const CONTROL = 0x43;
 const PORT_B = 0x61;
@@ -40,7 +41,7 @@ function restoredCopy(original: Board): Board {
   const clock = new ManualClock();
   clock.advanceBy(original.clock.now());
   const copy = pitBoard(clock);
-  copy.pit.restore(JSON.parse(JSON.stringify(original.pit.save())));
+  restoreComponent(copy.pit, JSON.parse(JSON.stringify(original.pit.save())));
   copy.risingEdgeTicks.length = 0;
   return copy;
 }
@@ -187,8 +188,8 @@ describe("8254 restore rejects malformed states", () => {
       const before = b.pit.save();
       const levelBefore = b.irqLevel();
       const bad = corrupt(JSON.parse(JSON.stringify(before)) as PitState);
-      expect(() => b.pit.restore(bad)).toThrow(errorType);
-      expect(() => b.pit.restore(bad)).toThrow(message);
+      expect(() => restoreComponent(b.pit, bad)).toThrow(errorType);
+      expect(() => restoreComponent(b.pit, bad)).toThrow(message);
       expect(b.pit.save()).toEqual(before);
       expect(b.irqLevel()).toBe(levelBefore);
     });
@@ -197,7 +198,7 @@ describe("8254 restore rejects malformed states", () => {
   it("accepts the state it saved, and the corruptions above start from a valid one", () => {
     const b = busyBoard();
     const saved = JSON.parse(JSON.stringify(b.pit.save())) as PitState;
-    expect(() => b.pit.restore(saved)).not.toThrow();
+    expect(() => restoreComponent(b.pit, saved)).not.toThrow();
     expect(b.pit.save()).toEqual(saved);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CmosRtc } from "../../src/devices/rtc/device.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const SEC = 0x00;
 const SEC_ALARM = 0x01;
@@ -587,7 +588,7 @@ describe("RTC save and restore", () => {
     const saved = JSON.parse(JSON.stringify(original.rtc.save())) as unknown;
     const copy = setup(() => Date.UTC(1999, 0, 1));
     copy.clock.advanceBy(original.clock.now());
-    copy.rtc.restore(saved);
+    restoreComponent(copy.rtc, saved);
     expect(copy.rtc.save()).toEqual(original.rtc.save());
     expect(copy.rtc.nmiDisabled).toBe(true);
     expect(copy.level()).toBe(original.level());
@@ -610,7 +611,7 @@ describe("RTC save and restore", () => {
     original.write(DAY, 0x31);
     original.write(MONTH, 0x04); // 31 April: held as written until SET is cleared
     const copy = setup();
-    copy.rtc.restore(original.rtc.save());
+    restoreComponent(copy.rtc, original.rtc.save());
     expect(copy.timeRegisters()).toEqual(original.timeRegisters());
     copy.write(REG_B, 0x02);
     expect([copy.read(DAY), copy.read(MONTH)]).toEqual([0x01, 0x05]);
@@ -621,7 +622,7 @@ describe("RTC save and restore", () => {
     expect(original.level()).toBe(true);
     const copy = setup();
     copy.clock.advanceBy(original.clock.now());
-    copy.rtc.restore(original.rtc.save());
+    restoreComponent(copy.rtc, original.rtc.save());
     expect(copy.level()).toBe(true);
     expect(copy.read(REG_C)).toBe(IRQF | PF);
   });
@@ -656,8 +657,8 @@ describe("RTC save and restore", () => {
       [{ ...withRam(REG_A, 0x20), nextPeriodicNs: 5 }, RangeError, /nextPeriodicNs/],
     ];
     for (const [state, errorType, message] of bad) {
-      expect(() => rtc.restore(state)).toThrow(errorType);
-      expect(() => rtc.restore(state)).toThrow(message);
+      expect(() => restoreComponent(rtc, state)).toThrow(errorType);
+      expect(() => restoreComponent(rtc, state)).toThrow(message);
     }
     expect(JSON.stringify(rtc.save())).toBe(before);
     expect(level()).toBe(true);

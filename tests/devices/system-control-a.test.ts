@@ -2,7 +2,7 @@
 // writing bit 0 as 1 resets the CPU.
 import { describe, expect, it } from "vitest";
 import { attachSystemControlA } from "../../src/devices/system-control-a.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
 
 function board(a20 = false) {
   const lines = { a20, resets: 0 };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Uart16550 } from "../../src/devices/uart/device.ts";
 import type { UartState } from "../../src/devices/uart/state.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const BASE = 0x3f8;
 const RBR = BASE; // THR on write; DLL with DLAB
@@ -550,7 +551,7 @@ describe("Uart16550 save and restore", () => {
     expect(saved.rxFifo.length).toBe(16);
     expect(saved.pendingInput.length).toBe(7);
     const b = setup();
-    b.uart.restore(JSON.parse(JSON.stringify(saved)) as unknown);
+    restoreComponent(b.uart, JSON.parse(JSON.stringify(saved)) as unknown);
     expect(b.irqChanges).toEqual([a.irq()]);
     expect(b.uart.save()).toEqual(saved);
     expect(b.uart.baudRate).toBe(9600);
@@ -562,7 +563,7 @@ describe("Uart16550 save and restore", () => {
 
   it("drives the IRQ line on restore even when the level does not change", () => {
     const b = setup();
-    b.uart.restore(setup().uart.save());
+    restoreComponent(b.uart, setup().uart.save());
     expect(b.irqChanges).toEqual([false]);
   });
 
@@ -624,8 +625,8 @@ describe("Uart16550 save and restore", () => {
       const bad = structuredClone(before);
       mutate(bad);
       rig.irqChanges.length = 0;
-      expect(() => rig.uart.restore(bad)).toThrow(type);
-      expect(() => rig.uart.restore(bad)).toThrow(message);
+      expect(() => restoreComponent(rig.uart, bad)).toThrow(type);
+      expect(() => restoreComponent(rig.uart, bad)).toThrow(message);
       expect(rig.uart.save()).toEqual(before);
       expect(rig.irqChanges).toEqual([]);
     },
@@ -634,7 +635,7 @@ describe("Uart16550 save and restore", () => {
   it("rejects a state that is not an object", () => {
     const { uart } = setup();
     for (const bad of [null, [], "state", 3]) {
-      expect(() => uart.restore(bad)).toThrow(/UART state must be an object/);
+      expect(() => restoreComponent(uart, bad)).toThrow(/UART state must be an object/);
     }
   });
 });

@@ -9,9 +9,9 @@ import {
   VIRTIO_BALLOON_F_STATS_VQ,
   VirtioBalloon,
 } from "../../src/devices/virtio/balloon/device.ts";
-import { PageBitmap } from "../../src/devices/virtio/balloon/page-bitmap.ts";
+import { PageBitmap } from "../../src/platform/page-bitmap.ts";
 import { decodeStats } from "../../src/devices/virtio/balloon/stats.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
 import {
   BOARD_RAM_BYTES,
   createVirtioBoard,
@@ -22,6 +22,7 @@ import {
   DESC_WRITE,
   type DriverMode,
 } from "../helpers/virtio-driver.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const PAGE = 4096;
 const RAM_PAGES = BOARD_RAM_BYTES / PAGE;
@@ -186,7 +187,7 @@ describe("virtio-balloon", () => {
     const balloon = new VirtioBalloon({ ramBytes: BOARD_RAM_BYTES, clock, statsIntervalMs: 1000 });
     const board = createVirtioBoard(balloon);
     board.memory.write(0, a.board.memory.read(0, BOARD_RAM_BYTES));
-    board.bus.restore(state);
+    restoreComponent(board.bus, state);
     expect(balloon.info().balloonedPages).toBe(2);
     expect(balloon.ballooned.has(FREE_PAGE_B)).toBe(true);
     expect(balloon.info().targetBytes).toBe(BOARD_RAM_BYTES - 2 * PAGE);
@@ -212,11 +213,29 @@ describe("virtio-balloon", () => {
       return copy;
     };
     expect(() =>
-      board.bus.restore(broken((d) => (d.ballooned = [[RAM_PAGES, RAM_PAGES + 1]]))),
+      restoreComponent(
+        board.bus,
+        broken((d) => (d.ballooned = [[RAM_PAGES, RAM_PAGES + 1]])),
+      ),
     ).toThrow(RangeError);
-    expect(() => board.bus.restore(broken((d) => (d.ballooned = [[3, 2]])))).toThrow(RangeError);
-    expect(() => board.bus.restore(broken((d) => (d.stats = { madeUp: 1 })))).toThrow(RangeError);
-    expect(() => board.bus.restore(broken((d) => (d.targetPages = "many")))).toThrow(TypeError);
+    expect(() =>
+      restoreComponent(
+        board.bus,
+        broken((d) => (d.ballooned = [[3, 2]])),
+      ),
+    ).toThrow(RangeError);
+    expect(() =>
+      restoreComponent(
+        board.bus,
+        broken((d) => (d.stats = { madeUp: 1 })),
+      ),
+    ).toThrow(RangeError);
+    expect(() =>
+      restoreComponent(
+        board.bus,
+        broken((d) => (d.targetPages = "many")),
+      ),
+    ).toThrow(TypeError);
     expect(board.bus.save()).toEqual(good);
     expect(balloon.info().balloonedPages).toBe(1);
   });

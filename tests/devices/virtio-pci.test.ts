@@ -10,7 +10,7 @@ import type {
   VirtioDeviceHost,
   VirtioDeviceModel,
 } from "../../src/devices/virtio/device-model.ts";
-import { expectInt, expectObject } from "../../src/devices/state-check.ts";
+import { expectInt, expectObject } from "../../src/platform/state-check.ts";
 import { VirtioPciTransport } from "../../src/devices/virtio/pci-transport.ts";
 import {
   BOARD_RAM_BYTES,
@@ -26,6 +26,7 @@ import {
   type DriverMode,
   type VirtioBoard,
 } from "../helpers/virtio-driver.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const F_ALPHA = 1n << 0n;
 /** Needs F_ALPHA: the model refuses it alone. */
@@ -600,7 +601,7 @@ describe("virtio-pci transport save and restore", () => {
     const { board, transport } = busy();
     const saved = JSON.parse(JSON.stringify(board.bus.save()));
     const other = setup();
-    other.board.bus.restore(saved);
+    restoreComponent(other.board.bus, saved);
     expect(other.transport.status).toBe(transport.status);
     expect(other.transport.features).toBe(transport.features);
     expect(other.transport.isr).toBe(2);
@@ -642,7 +643,7 @@ describe("virtio-pci transport save and restore", () => {
     const before = JSON.stringify(fresh.board.bus.save());
     const device = saved.functions.find((f: { slot: number }) => f.slot === 2).device;
     mutate(device);
-    expect(() => fresh.board.bus.restore(saved)).toThrow(error);
+    expect(() => restoreComponent(fresh.board.bus, saved)).toThrow(error);
     expect(JSON.stringify(fresh.board.bus.save())).toBe(before);
   });
 });

@@ -12,7 +12,7 @@ import type {
   VirtioDeviceHost,
   VirtioDeviceModel,
 } from "../../src/devices/virtio/device-model.ts";
-import { expectInt, expectIntArray, expectObject } from "../../src/devices/state-check.ts";
+import { expectInt, expectIntArray, expectObject } from "../../src/platform/state-check.ts";
 import {
   BOARD_RAM_BYTES,
   createVirtioBoard,
@@ -28,6 +28,7 @@ import {
   type DriverQueue,
   type VirtioBoard,
 } from "../helpers/virtio-driver.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const ECHO = 0;
 const SOURCE = 1; // device-to-driver only
@@ -273,7 +274,7 @@ describe("virtqueue data path", () => {
       usedIdx: near,
       signalledUsed: near,
     });
-    env.board.bus.restore(saved);
+    restoreComponent(env.board.bus, saved);
     const echo = env.queues[ECHO]!;
     echo.jumpTo(near);
     const replies: string[] = [];
@@ -722,7 +723,7 @@ describe("save and restore in the middle of a stream", () => {
       const copyModel = new EchoDevice();
       const copyBoard = createVirtioBoard(copyModel);
       copyBoard.memory.write(0, ram);
-      copyBoard.bus.restore(state);
+      restoreComponent(copyBoard.bus, state);
       const copyDriver = original.driver.movedTo(copyBoard);
       const copy: Env = {
         model: copyModel,

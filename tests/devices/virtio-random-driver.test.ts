@@ -4,7 +4,7 @@
 // never touch memory outside guest RAM, and always come back after a reset.
 import { describe, expect, it } from "vitest";
 import { VirtioBalloon } from "../../src/devices/virtio/balloon/device.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
 import {
   BOARD_RAM_BYTES,
   createVirtioBoard,

@@ -82,11 +82,22 @@ describe("machine snapshot (deterministic clock)", () => {
     machine.loadKernel(kernel, { cmdline: "console=ttyS0", initrd });
     runTo(machine, 20_000_000);
     const before = machine.saveState();
-    expect(() => machine.restoreState({ ...before, ramBytes: RAM / 2 })).toThrow(/RAM/);
+    const otherRam = { ...before, config: { ...before.config, ramBytes: RAM / 2 } };
+    expect(() => machine.restoreState(otherRam)).toThrow(/RAM differs: the guest has 64 MiB/);
     const broken = JSON.parse(JSON.stringify(before));
-    broken.devices.pit.counters[0].countRegister = -1; // refused after the CPU was restored
-    broken.cpu.eip = 0x1234;
-    expect(() => machine.restoreState(broken)).toThrow();
+    broken.components.pit.counters[0].countRegister = -1; // checked after the CPU's part
+    broken.components.cpu.eip = 0x1234;
+    expect(() => machine.restoreState(broken)).toThrow(/^pit: /);
+    expect(machine.saveState()).toEqual(before);
+    const withoutRtc = { ...before.components };
+    delete withoutRtc.rtc;
+    expect(() => machine.restoreState({ ...before, components: withoutRtc })).toThrow(
+      /components\.rtc is missing/,
+    );
+    const extra = { ...before, components: { ...before.components, floppy: {} } };
+    expect(() => machine.restoreState(extra)).toThrow(
+      /floppy is a component this machine does not have/,
+    );
     expect(machine.saveState()).toEqual(before);
   }, 60_000);
 });

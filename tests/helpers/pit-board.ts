@@ -2,8 +2,8 @@
 // every rising edge of IRQ0: what the PIT tests drive.
 import { Pit8254 } from "../../src/devices/pit/device.ts";
 import { tickAt } from "../../src/devices/pit/timebase.ts";
-import { ManualClock } from "../../src/machine/clock.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
 
 export function pitBoard(clock = new ManualClock()) {
   const risingEdgeTicks: number[] = [];

@@ -15,8 +15,8 @@ import { DualPic } from "../../src/devices/pic/device.ts";
 import type { VirtioDeviceModel } from "../../src/devices/virtio/device-model.ts";
 import { VirtioPciTransport } from "../../src/devices/virtio/pci-transport.ts";
 import { setupPci, type PciFunctionSetup } from "../../src/machine/firmware/pci-setup.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
-import { MmioBus } from "../../src/machine/mmio-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { MmioBus } from "../../src/platform/mmio-bus.ts";
 
 // ---- the specification's numbers ----
 

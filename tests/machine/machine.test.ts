@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Machine } from "../../src/machine/machine.ts";
 import { buildHelloRom } from "../fixtures/hello-rom.ts";
 import { buildRealModeRom } from "../fixtures/real-mode-rom.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 const RAM = 4 * 1024 * 1024;
 
@@ -41,7 +42,7 @@ describe("Machine.runUntilStop", () => {
   it("reports a triple fault", async () => {
     // With an empty IVT, int3 cannot be delivered (#GP), nor can #GP (#DF), nor #DF.
     const { machine } = await machineWith(buildRealModeRom([0xcc])); // int3
-    machine.core.restore({ ...machine.core.save(), idtr: { base: 0, limit: 0 } });
+    restoreComponent(machine.core, { ...machine.core.save(), idtr: { base: 0, limit: 0 } });
     expect(machine.runUntilStop({ maxInsns: 1e6 }).reason).toBe("triple-fault");
   });
 });

@@ -5,8 +5,8 @@ import { PciDevice } from "../../src/devices/pci/device.ts";
 import { createI440fx } from "../../src/devices/pci/i440fx.ts";
 import { DualPic } from "../../src/devices/pic/device.ts";
 import { setupPci, type PciSetupOptions } from "../../src/machine/firmware/pci-setup.ts";
-import { IoBus } from "../../src/machine/io-bus.ts";
-import { MmioBus } from "../../src/machine/mmio-bus.ts";
+import { IoBus } from "../../src/platform/io-bus.ts";
+import { MmioBus } from "../../src/platform/mmio-bus.ts";
 
 const RAM_BYTES = 2 * 1024 * 1024;
 

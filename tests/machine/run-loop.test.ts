@@ -300,3 +300,38 @@ describe("yielding", () => {
     await until(() => machine.calls > later); // and the guest keeps running
   });
 });
+
+describe("throttling", () => {
+  // The share of host time spent in guest slices over one measured window.
+  async function busyShare(throttle: number): Promise<number> {
+    const machine = new FakeMachine(true, () => RAN, 1);
+    const loop = runLoop(machine);
+    loop.setThrottle(throttle);
+    loop.start();
+    await sleep(100); // settle
+    const from = machine.calls;
+    const start = performance.now();
+    await sleep(600);
+    const steps = machine.calls - from;
+    const share = steps / (performance.now() - start); // each step is 1 ms busy
+    await loop.pause();
+    return share;
+  }
+
+  it("runs the guest for about the given fraction of host time", async () => {
+    const full = await busyShare(1);
+    const quarter = await busyShare(0.25);
+    expect(full).toBeGreaterThan(0.6);
+    expect(quarter).toBeGreaterThan(0.1);
+    expect(quarter).toBeLessThan(0.45);
+    expect(quarter / full).toBeLessThan(0.55);
+  });
+
+  it("refuses a fraction outside (0, 1]", () => {
+    const loop = runLoop(new FakeMachine(true, () => RAN));
+    for (const bad of [0, -0.5, 1.5, Number.NaN])
+      expect(() => loop.setThrottle(bad)).toThrow(RangeError);
+    loop.setThrottle(0.5);
+    expect(loop.throttle).toBe(0.5);
+  });
+});

@@ -150,8 +150,8 @@ describe("snapshot files", () => {
       [
         "a machine state a device refuses",
         withJson(bytes, (info) => {
-          const machine = info.machine as { devices: { uart: { lcr: number } } };
-          machine.devices.uart.lcr = 999;
+          const machine = info.machine as { components: { uart: { lcr: number } } };
+          machine.components.uart.lcr = 999;
         }),
         /lcr/,
       ],

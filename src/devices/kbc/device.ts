@@ -2,7 +2,8 @@
 // behind it. It matters for what firmware and kernels use it for besides
 // keys: the system reset line (command 0xFE, Linux's "reboot=k") and gate A20
 // through the output port.
-import type { IoBus } from "../../machine/io-bus.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
+import type { Stateful } from "../../platform/stateful.ts";
 import { KBC_STATE_VERSION, parseKbcState, type KbcState } from "./state.ts";
 
 export const KBC_DATA_PORT = 0x60;
@@ -32,7 +33,8 @@ export interface KbcOptions {
   a20Enabled: () => boolean;
 }
 
-export class KeyboardController {
+export class KeyboardController implements Stateful<KbcState> {
+  readonly stateId = "kbc";
   private commandByte = 0x45; // translation, system flag, keyboard interrupt enabled
   private outputBuffer = -1;
   private pendingCommand = 0;
@@ -126,8 +128,13 @@ export class KeyboardController {
     };
   }
 
-  restore(state: unknown): void {
+  /** Checks a saved state; what it returns replaces the device state. */
+  prepareRestore(state: unknown): () => void {
     const s = parseKbcState(state);
+    return () => this.apply(s);
+  }
+
+  private apply(s: KbcState): void {
     this.commandByte = s.commandByte;
     this.outputBuffer = s.outputBuffer;
     this.pendingCommand = s.pendingCommand;

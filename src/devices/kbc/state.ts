@@ -1,5 +1,5 @@
 // Saved state of the 8042 keyboard controller: plain, versioned data.
-import { expectInt, expectObject, expectVersion, type Fields } from "../state-check.ts";
+import { expectInt, expectObject, expectVersion, type Fields } from "../../platform/state-check.ts";
 
 export const KBC_STATE_VERSION = 1;
 

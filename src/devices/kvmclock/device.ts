@@ -5,8 +5,9 @@
 // agree, stop while paused and travel with a snapshot.
 import type { CpuidEntry } from "../../core/core.ts";
 import type { GuestMemory } from "../../core/guest-memory.ts";
-import type { MachineClock } from "../../machine/clock.ts";
-import type { TimeStampCounter } from "../../machine/tsc.ts";
+import type { MachineClock } from "../../platform/clock.ts";
+import type { Stateful } from "../../platform/stateful.ts";
+import type { TimeStampCounter } from "../../platform/tsc.ts";
 import { KVMCLOCK_STATE_VERSION, parseKvmClockState, type KvmClockState } from "./state.ts";
 import { timeScaleFor, type TimeScale } from "./time-scale.ts";
 
@@ -74,7 +75,8 @@ function fromHalves({ lo, hi }: { lo: number; hi: number }): bigint {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
-export class KvmClock {
+export class KvmClock implements Stateful<KvmClockState> {
+  readonly stateId = "kvm-clock";
   private systemTime = 0n;
   private wallClock = 0n;
   private timeInfoVersion = 0;
@@ -187,11 +189,13 @@ export class KvmClock {
   }
 
   /** Takes the MSRs back; the guest's structures are republished on resumed(). */
-  restore(state: unknown): void {
+  prepareRestore(state: unknown): () => void {
     const s = parseKvmClockState(state);
-    this.systemTime = fromHalves(s.systemTime);
-    this.wallClock = fromHalves(s.wallClock);
-    this.timeInfoVersion = s.timeInfoVersion;
-    this.stoppedPending = s.stoppedPending;
+    return () => {
+      this.systemTime = fromHalves(s.systemTime);
+      this.wallClock = fromHalves(s.wallClock);
+      this.timeInfoVersion = s.timeInfoVersion;
+      this.stoppedPending = s.stoppedPending;
+    };
   }
 }

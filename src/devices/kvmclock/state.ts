@@ -1,5 +1,5 @@
 // kvm-clock's saved state: the two MSRs as the guest wrote them.
-import { expectBool, expectInt, expectObject, expectVersion } from "../state-check.ts";
+import { expectBool, expectInt, expectObject, expectVersion } from "../../platform/state-check.ts";
 
 export const KVMCLOCK_STATE_VERSION = 1;
 

@@ -3,8 +3,9 @@
 // INTx pins onto the four PIRQ links of the interrupt router.
 import type { AccessSize } from "../../core/core-host.ts";
 import { allOnes } from "../../core/core-host.ts";
-import type { IoBus } from "../../machine/io-bus.ts";
-import type { MmioBus } from "../../machine/mmio-bus.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
+import type { MmioBus } from "../../platform/mmio-bus.ts";
+import type { Stateful } from "../../platform/stateful.ts";
 import { MAX_FUNCTIONS, MAX_SLOTS } from "./config-header.ts";
 import { BarDecoder, type OwnedWindow } from "./decoder.ts";
 import type { PciBusLink, PciDevice } from "./device.ts";
@@ -39,7 +40,8 @@ function devfn(slot: number, fn: number): number {
   return (slot << 3) | fn;
 }
 
-export class PciBus implements PciBusLink {
+export class PciBus implements PciBusLink, Stateful<PciBusState> {
+  readonly stateId = "pci";
   // Indexed by devfn, which is also the priority order for overlapping BARs.
   private readonly functions: Array<PciDevice | undefined> = new Array(MAX_SLOTS * MAX_FUNCTIONS);
   private readonly decoder: BarDecoder;
@@ -124,7 +126,7 @@ export class PciBus implements PciBusLink {
    * state, or one for a different set of functions, throws TypeError/RangeError
    * and changes nothing.
    */
-  restore(state: unknown): void {
+  prepareRestore(state: unknown): () => void {
     const parsed = parsePciBusState(state);
     const present = this.entries();
     if (parsed.functions.length !== present.length) {
@@ -143,8 +145,10 @@ export class PciBus implements PciBusLink {
       }
       return expected.device.prepareRestore(saved, where);
     });
-    for (const commit of commits) commit();
-    this.resynchronize();
+    return () => {
+      for (const commit of commits) commit();
+      this.resynchronize();
+    };
   }
 
   /** PCI reset (RST#): every function back to power-on, nothing mapped, links low. */

@@ -4,7 +4,7 @@
 // narrower ones are ordinary I/O cycles, such as the PIIX3's reset control
 // register, byte 0xCF9.
 import { allOnes, type AccessSize } from "../../core/core-host.ts";
-import type { IoBus, PortHandler } from "../../machine/io-bus.ts";
+import type { IoBus, PortHandler } from "../../platform/io-bus.ts";
 import type { PciBus } from "./bus.ts";
 
 export const CONFIG_ADDRESS_PORT = 0xcf8;

@@ -2,8 +2,8 @@
 // Software may program overlapping BARs (or a BAR over a legacy device's
 // ports); then the earlier function in bus order wins and the loser stays
 // unmapped until the conflict goes away, instead of failing the guest's write.
-import type { IoBus, PortClaim } from "../../machine/io-bus.ts";
-import type { MmioBus, MmioRegion } from "../../machine/mmio-bus.ts";
+import type { IoBus, PortClaim } from "../../platform/io-bus.ts";
+import type { MmioBus, MmioRegion } from "../../platform/mmio-bus.ts";
 import type { BarWindow } from "./bar.ts";
 
 /** A window wanted by a function, tagged with who wants it. */

@@ -1,8 +1,8 @@
 // The i440FX/PIIX3 chipset as the machine uses it: bus 0 with the host bridge
 // at 00:00.0 (owning ports 0xCF8-0xCFF) and the ISA bridge at 00:01.0 routing
 // PCI interrupts to the PIC. Further devices go in slots 2 and up.
-import type { IoBus } from "../../machine/io-bus.ts";
-import type { MmioBus } from "../../machine/mmio-bus.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
+import type { MmioBus } from "../../platform/mmio-bus.ts";
 import type { IrqLine } from "../irq.ts";
 import { PciBus } from "./bus.ts";
 import { I440fxHostBridge } from "./host-bridge/device.ts";

@@ -1,7 +1,7 @@
 // Saved state of PCI bus 0: every function's 256-byte configuration space
 // (which holds BAR addresses, command bits and, in the status register, each
 // INTx level) plus whatever a function keeps outside it.
-import { expectBytes, expectInt, expectObject, expectVersion } from "../state-check.ts";
+import { expectBytes, expectInt, expectObject, expectVersion } from "../../platform/state-check.ts";
 import { CONFIG_SPACE_SIZE, MAX_FUNCTIONS, MAX_SLOTS } from "./config-header.ts";
 
 export const PCI_BUS_STATE_VERSION = 1;

@@ -2,9 +2,10 @@
 // slave at 0xA0/0xA1 (IRQ8-15) wired to the master's IR2, and the PIIX-style
 // edge/level control registers (ELCR) at 0x4D0/0x4D1.
 import type { IrqLine } from "../irq.ts";
-import type { IoBus } from "../../machine/io-bus.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
 import { byteRegisterPorts } from "../byte-ports.ts";
 import { Pic8259Chip } from "./chip.ts";
+import type { Stateful } from "../../platform/stateful.ts";
 import { PIC_STATE_VERSION, validatePicState, type PicState } from "./state.ts";
 
 export const PIC_MASTER_PORT = 0x20;
@@ -16,7 +17,8 @@ export const CASCADE_IRQ = 2;
 // the PIIX; their ELCR bits read as zero.
 const ELCR_WRITABLE = [0xf8, 0xde] as const;
 
-export class DualPic {
+export class DualPic implements Stateful<PicState> {
+  readonly stateId = "pic";
   /** The master's INT output; the machine wires it to the CPU's interrupt pin. */
   onIntr: (level: boolean) => void = () => {};
 
@@ -100,7 +102,7 @@ export class DualPic {
   }
 
   /** Throws TypeError/RangeError on a malformed state, leaving the PICs as they were. */
-  restore(state: unknown): void {
+  prepareRestore(state: unknown): () => void {
     const valid = validatePicState(state, ELCR_WRITABLE);
     Pic8259Chip.checkConsistent(valid.master, valid.elcr[0], 1 << CASCADE_IRQ, "PicState.master");
     Pic8259Chip.checkConsistent(valid.slave, valid.elcr[1], 0, "PicState.slave");
@@ -108,10 +110,12 @@ export class DualPic {
     if (cascadeLine !== Pic8259Chip.outputOf(valid.slave)) {
       throw new RangeError("PicState.master.lines bit 2 must match the slave's INT output");
     }
-    this.elcr[0] = valid.elcr[0];
-    this.elcr[1] = valid.elcr[1];
-    this.master.restore(valid.master, this.elcr[0]);
-    this.slave.restore(valid.slave, this.elcr[1]);
-    this.onIntr(this.master.output);
+    return () => {
+      this.elcr[0] = valid.elcr[0];
+      this.elcr[1] = valid.elcr[1];
+      this.master.restore(valid.master, this.elcr[0]);
+      this.slave.restore(valid.slave, this.elcr[1]);
+      this.onIntr(this.master.output);
+    };
   }
 }

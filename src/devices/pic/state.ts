@@ -5,7 +5,7 @@ import {
   expectIntArray,
   expectObject,
   expectVersion,
-} from "../state-check.ts";
+} from "../../platform/state-check.ts";
 
 export const PIC_STATE_VERSION = 1;
 

@@ -7,8 +7,9 @@
 // Nothing runs between accesses: the counters stand at one input-clock edge
 // and are carried forward in closed form to clock.now() whenever the guest
 // touches a port or the run loop calls advance().
-import type { MachineClock, TimedDevice } from "../../machine/clock.ts";
-import type { IoBus } from "../../machine/io-bus.ts";
+import type { MachineClock, TimedDevice } from "../../platform/clock.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
+import type { Stateful } from "../../platform/stateful.ts";
 import { byteRegisterPorts } from "../byte-ports.ts";
 import { UNCONNECTED, type IrqLine } from "../irq.ts";
 import { PitCounter } from "./counter.ts";
@@ -42,7 +43,8 @@ export interface PitOptions {
   irq0?: IrqLine;
 }
 
-export class Pit8254 implements TimedDevice {
+export class Pit8254 implements TimedDevice, Stateful<PitState> {
+  readonly stateId = "pit";
   private readonly clock: MachineClock;
   private readonly irq0: IrqLine;
   private readonly counters: [PitCounter, PitCounter, PitCounter];
@@ -178,9 +180,13 @@ export class Pit8254 implements TimedDevice {
     };
   }
 
-  /** Replaces the device state; a malformed state throws and leaves the device unchanged. */
-  restore(state: unknown): void {
+  /** Checks a saved state; what it returns replaces the device state. */
+  prepareRestore(state: unknown): () => void {
     const s = parsePitState(state);
+    return () => this.apply(s);
+  }
+
+  private apply(s: PitState): void {
     this.tick = s.tick;
     this.portB = s.portB;
     this.counters.forEach((counter, i) => {

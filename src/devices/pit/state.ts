@@ -2,7 +2,13 @@
 // is described as it stood just after input-clock edge `tick`; from there its
 // motion is fully determined, so a restored PIT continues at the same phase.
 import { accessOf, modeOf, modulusOf } from "./control.ts";
-import { expectBool, expectInt, expectObject, expectVersion, type Fields } from "../state-check.ts";
+import {
+  expectBool,
+  expectInt,
+  expectObject,
+  expectVersion,
+  type Fields,
+} from "../../platform/state-check.ts";
 
 export const PIT_STATE_VERSION = 1;
 export const PIT_COUNTER_COUNT = 3;

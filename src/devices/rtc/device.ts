@@ -4,8 +4,9 @@
 // at construction plus the machine-clock time elapsed since, so the clock of
 // a paused machine stands still. Events are worked out when they are due:
 // on a port access (from clock.now()) or when the run loop calls advance().
-import type { MachineClock, TimedDevice } from "../../machine/clock.ts";
-import type { IoBus } from "../../machine/io-bus.ts";
+import type { MachineClock, TimedDevice } from "../../platform/clock.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
+import type { Stateful } from "../../platform/stateful.ts";
 import { byteRegisterPorts } from "../byte-ports.ts";
 import { UNCONNECTED, type IrqLine } from "../irq.ts";
 import {
@@ -77,7 +78,8 @@ export interface CmosRtcOptions {
   wallTimeMs?: () => number;
 }
 
-export class CmosRtc implements TimedDevice {
+export class CmosRtc implements TimedDevice, Stateful<RtcState> {
+  readonly stateId = "rtc";
   private readonly clock: MachineClock;
   private readonly irq: IrqLine;
   private readonly wallTimeMs: () => number;
@@ -241,9 +243,13 @@ export class CmosRtc implements TimedDevice {
     };
   }
 
-  /** Replaces the device state; a malformed state throws and leaves the device unchanged. */
-  restore(state: unknown): void {
+  /** Checks a saved state; what it returns replaces the device state. */
+  prepareRestore(state: unknown): () => void {
     const s = parseRtcState(state);
+    return () => this.apply(s);
+  }
+
+  private apply(s: RtcState): void {
     this.ram.set(s.ram);
     this.extendedRam.set(s.extendedRam);
     this.index = s.index;

@@ -7,7 +7,7 @@ import {
   expectNumber,
   expectObject,
   expectVersion,
-} from "../state-check.ts";
+} from "../../platform/state-check.ts";
 import {
   A_UIP,
   C_FLAGS,

@@ -2,7 +2,8 @@
 // 0x3F8-0x3FF, IRQ4, the interrupt gated by MCR.OUT2). Transmission is
 // instantaneous: a byte written to THR reaches onTransmit at once and THR is
 // empty again, so there is no baud-rate timing and no transmit FIFO to model.
-import type { IoBus } from "../../machine/io-bus.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
+import type { Stateful } from "../../platform/stateful.ts";
 import { byteRegisterPorts } from "../byte-ports.ts";
 import { UNCONNECTED, type IrqLine } from "../irq.ts";
 import { CharQueue } from "./char-queue.ts";
@@ -76,7 +77,8 @@ export interface UartOptions {
   onTransmit?: (byte: number) => void;
 }
 
-export class Uart16550 {
+export class Uart16550 implements Stateful<UartState> {
+  readonly stateId = "uart";
   private readonly irq: IrqLine;
   private readonly onTransmit: (byte: number) => void;
 
@@ -207,9 +209,13 @@ export class Uart16550 {
     };
   }
 
-  /** Replaces the device state; a malformed state throws and leaves the device unchanged. */
-  restore(state: unknown): void {
+  /** Checks a saved state; what it returns replaces the device state. */
+  prepareRestore(state: unknown): () => void {
     const s = parseUartState(state);
+    return () => this.apply(s);
+  }
+
+  private apply(s: UartState): void {
     this.divisorLatch = s.divisorLatch;
     this.ier = s.ier;
     this.lcr = s.lcr;

@@ -5,7 +5,7 @@ import {
   expectIntArray,
   expectObject,
   expectVersion,
-} from "../state-check.ts";
+} from "../../platform/state-check.ts";
 
 export const UART_STATE_VERSION = 1;
 export const RX_FIFO_SIZE = 16;

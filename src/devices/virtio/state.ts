@@ -9,7 +9,7 @@ import {
   expectObject,
   expectVersion,
   type Fields,
-} from "../state-check.ts";
+} from "../../platform/state-check.ts";
 import { FEATURE_WORD_COUNT } from "./features.ts";
 import { ISR_KNOWN_BITS, STATUS_KNOWN_BITS } from "./status.ts";
 

@@ -40,7 +40,7 @@ import {
   REG_PIRQRC,
 } from "../../devices/pci/isa-bridge/device.ts";
 import { ELCR_PORT } from "../../devices/pic/device.ts";
-import type { IoBus } from "../io-bus.ts";
+import type { IoBus } from "../../platform/io-bus.ts";
 import { BIOS_AREA_START, ONE_MIB } from "../boot/memory-map.ts";
 import { encodePirTable, pirTableSize, type PirSlot } from "./pir-table.ts";
 

@@ -1,7 +1,7 @@
 // The Intel 82441FX (440FX) PCI and memory controller at 00:00.0. Its only
 // job here is to be the host bridge software looks for and to own the
 // configuration mechanism #1 ports.
-import type { IoBus } from "../../../machine/io-bus.ts";
+import type { IoBus } from "../../../platform/io-bus.ts";
 import type { PciBus } from "../bus.ts";
 import {
   CLASS_HOST_BRIDGE,

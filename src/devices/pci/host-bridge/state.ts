@@ -1,6 +1,6 @@
 // The 440FX host bridge's state outside configuration space: the address
 // register of configuration mechanism #1.
-import { expectInt, expectObject, expectVersion } from "../../state-check.ts";
+import { expectInt, expectObject, expectVersion } from "../../../platform/state-check.ts";
 import { CONFIG_ADDRESS_MASK } from "../config-ports.ts";
 
 export const HOST_BRIDGE_STATE_VERSION = 1;

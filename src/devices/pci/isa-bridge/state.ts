@@ -1,7 +1,7 @@
 // The PIIX3's state outside configuration space: the reset control register
 // at port 0xCF9. (PIRQRC lives in configuration space, link levels follow
 // from the functions' INTx bits.)
-import { expectInt, expectObject, expectVersion } from "../../state-check.ts";
+import { expectInt, expectObject, expectVersion } from "../../../platform/state-check.ts";
 
 export const ISA_BRIDGE_STATE_VERSION = 1;
 /** The only bit of the reset control register that holds a value (SRST, hard reset). */

@@ -7,11 +7,11 @@
 // page is zeroed too. A WebAssembly memory cannot shrink: the balloon saves
 // transfer and snapshot bytes, not the host's resident memory.
 import type { AccessSize } from "../../../core/core-host.ts";
-import type { MachineClock, TimedDevice } from "../../../machine/clock.ts";
+import type { MachineClock, TimedDevice } from "../../../platform/clock.ts";
 import type { DescriptorChain } from "../descriptor-chain.ts";
 import type { QueueDefinition, VirtioDeviceHost, VirtioDeviceModel } from "../device-model.ts";
 import { featureBit } from "../features.ts";
-import { PAGE_SIZE, PageBitmap } from "./page-bitmap.ts";
+import { PAGE_SIZE, PageBitmap } from "../../../platform/page-bitmap.ts";
 import { BALLOON_STATE_VERSION, parseBalloonState, type BalloonState } from "./state.ts";
 import { decodeStats, type BalloonStats } from "./stats.ts";
 

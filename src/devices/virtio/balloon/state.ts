@@ -6,7 +6,7 @@ import {
   expectNumber,
   expectObject,
   expectVersion,
-} from "../../state-check.ts";
+} from "../../../platform/state-check.ts";
 import { STAT_NAMES, type BalloonStats } from "./stats.ts";
 
 export const BALLOON_STATE_VERSION = 1;

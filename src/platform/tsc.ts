@@ -2,7 +2,8 @@
 // fixed rate, so it stops while the machine is paused and travels with it in
 // a snapshot. A guest WRMSR to IA32_TIME_STAMP_COUNTER becomes an offset.
 import type { MachineClock } from "./clock.ts";
-import { expectInt, expectNumber, expectObject, expectVersion } from "../devices/state-check.ts";
+import type { Stateful } from "./stateful.ts";
+import { expectInt, expectNumber, expectObject, expectVersion } from "./state-check.ts";
 
 export const TSC_STATE_VERSION = 1;
 export const DEFAULT_TSC_HZ = 1_000_000_000;
@@ -14,7 +15,8 @@ export interface TscState {
   offset: number;
 }
 
-export class TimeStampCounter {
+export class TimeStampCounter implements Stateful<TscState> {
+  readonly stateId = "tsc";
   private offset = 0;
 
   constructor(
@@ -63,13 +65,15 @@ export class TimeStampCounter {
     return { version: TSC_STATE_VERSION, hz: this.hz, offset: this.offset };
   }
 
-  restore(state: unknown): void {
+  prepareRestore(state: unknown): () => void {
     const fields = expectObject(state, "TSC state");
     expectVersion(fields, TSC_STATE_VERSION, "TSC state");
     // A snapshot from a machine with another TSC rate would make guest time jump.
     expectInt(fields, "hz", this.hz, this.hz, "TSC state");
     const offset = expectNumber(fields, "offset", -(2 ** 53), 2 ** 53, "TSC state");
     if (!Number.isInteger(offset)) throw new RangeError("TSC state.offset must be an integer");
-    this.offset = offset;
+    return () => {
+      this.offset = offset;
+    };
   }
 }

@@ -7,7 +7,7 @@ import {
   expectNumber,
   expectObject,
   expectVersion,
-} from "../../src/devices/state-check.ts";
+} from "../../src/platform/state-check.ts";
 
 const W = "dev";
 

@@ -2,9 +2,10 @@
 // rate, a guest WRMSR turned into an offset, frozen with the clock, and
 // carried by a snapshot.
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/machine/clock.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
 import { RealtimeClock } from "../../src/machine/guest-clocks.ts";
-import { DEFAULT_TSC_HZ, TimeStampCounter, TSC_STATE_VERSION } from "../../src/machine/tsc.ts";
+import { DEFAULT_TSC_HZ, TimeStampCounter, TSC_STATE_VERSION } from "../../src/platform/tsc.ts";
+import { restoreComponent } from "../../src/platform/stateful.ts";
 
 describe("rate", () => {
   it("defaults to 1 GHz: one tick per nanosecond", () => {
@@ -123,7 +124,7 @@ describe("save and restore", () => {
     const target = new RealtimeClock(() => 0);
     target.set(source.now());
     const restored = new TimeStampCounter(target, 3_000_000_000);
-    restored.restore(saved);
+    restoreComponent(restored, saved);
     expect(restored.read()).toBe(tsc.read());
     expect(restored.save()).toEqual(tsc.save());
   });
@@ -135,7 +136,7 @@ describe("save and restore", () => {
     tsc.write(5n);
     expect(tsc.save().offset).toBe(5 - 1_000_000);
     const other = new TimeStampCounter(clock);
-    other.restore(tsc.save());
+    restoreComponent(other, tsc.save());
     expect(other.read()).toBe(5);
   });
 
@@ -160,7 +161,7 @@ describe("save and restore", () => {
     for (const [state, error] of cases) {
       const target = new TimeStampCounter(clock);
       target.write(99n);
-      expect(() => target.restore(state), JSON.stringify(state)).toThrow(error);
+      expect(() => restoreComponent(target, state), JSON.stringify(state)).toThrow(error);
       expect(target.read(), JSON.stringify(state)).toBe(99);
     }
   });

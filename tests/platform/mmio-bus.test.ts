@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AccessSize } from "../../src/core/core-host.ts";
-import { MmioBus, type MmioHandler } from "../../src/machine/mmio-bus.ts";
+import { MmioBus, type MmioHandler } from "../../src/platform/mmio-bus.ts";
 
 // Reads answer (tag << 24) | offset so a test can tell who answered and where.
 function region(tag: number) {

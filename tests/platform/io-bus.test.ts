@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AccessSize } from "../../src/core/core-host.ts";
-import { IoBus, type PortHandler } from "../../src/machine/io-bus.ts";
+import { IoBus, type PortHandler } from "../../src/platform/io-bus.ts";
 
 function recorder(readValue: number) {
   const writes: Array<[number, AccessSize, number]> = [];
