@@ -33,6 +33,16 @@ export class GuestMemory {
     return this.bytes.slice(offset, offset + length);
   }
 
+  /**
+   * Lends `use` a view of [phys, phys + length) without copying, for reading
+   * large ranges (scanning, hashing, sending pages). The view is valid only
+   * during the call; writing through it would bypass the dirty bitmap.
+   */
+  withView<T>(phys: number, length: number, use: (bytes: Uint8Array) => T): T {
+    const offset = this.locate(phys, length);
+    return use(this.bytes.subarray(offset, offset + length));
+  }
+
   write(phys: number, data: Uint8Array): void {
     const offset = this.locate(phys, data.length);
     this.bytes.set(data, offset);

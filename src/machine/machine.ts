@@ -30,7 +30,7 @@ import { InstructionClock, RealtimeClock, type RunClock } from "./guest-clocks.t
 import { IoBus } from "../platform/io-bus.ts";
 import { MACHINE_STATE_VERSION, parseMachineState, type MachineState } from "./machine-state.ts";
 import { MmioBus } from "../platform/mmio-bus.ts";
-import { RunLoop, type StepOutcome, type Steppable } from "./run-loop.ts";
+import { RunLoop, type LoopState, type StepOutcome, type Steppable } from "./run-loop.ts";
 import { TimeStampCounter } from "../platform/tsc.ts";
 
 export type StopReason = "debug-exit" | "triple-fault" | "halt" | "max-insns" | "reset";
@@ -281,6 +281,11 @@ export class Machine implements Steppable {
   /** The ids of this machine's stateful components, in restore order. */
   get componentIds(): string[] {
     return this.components.map((component) => component.stateId);
+  }
+
+  /** "running"; "paused" (not started yet, or paused); "stopped" (the guest stopped by itself). */
+  get runState(): LoopState {
+    return this.loop.current;
   }
 
   get realtime(): boolean {

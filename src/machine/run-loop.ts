@@ -32,7 +32,7 @@ function hostNowMs(): number {
 
 // setImmediate where it exists (Node); a MessageChannel round trip in a
 // worker, which unlike setTimeout(0) is not clamped to 4 ms.
-function yieldToHost(): Promise<void> {
+export function yieldToHost(): Promise<void> {
   if (typeof setImmediate === "function") return new Promise((resolve) => setImmediate(resolve));
   return new Promise((resolve) => {
     const channel = new MessageChannel();

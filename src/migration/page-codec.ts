@@ -149,6 +149,11 @@ export class PageCodec {
     return flags;
   }
 
+  /** The low 32 bits of hash64: a message checksum that catches damage on the wire. */
+  checksum32(bytes: Uint8Array): number {
+    return Number(this.hash64(bytes) & 0xffffffffn);
+  }
+
   /**
    * 64-bit non-cryptographic hash of bytes (any length), to check that RAM
    * matches on both sides of a migration. Not for adversarial input.

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Machine, type ClockMode, type MachineOptions } from "../../src/machine/machine.ts";
+import type { MachineConfig } from "../../src/machine/machine-config.ts";
 
 export const GUEST_DIR = fileURLToPath(new URL("../../build/guest/", import.meta.url));
 export const SHELL_PROMPT = "hive86:/# ";
@@ -38,7 +39,12 @@ export class LinuxSession {
   private waiters: Array<() => void> = [];
   private marker = 1000;
 
-  private constructor(readonly machine: Machine) {}
+  private constructor(private current: Machine | null = null) {}
+
+  get machine(): Machine {
+    if (!this.current) throw new Error("this session has no machine yet");
+    return this.current;
+  }
 
   static async boot(options: BootOptions = {}): Promise<LinuxSession> {
     const { kernel, initrd } = guestFiles();
@@ -54,6 +60,24 @@ export class LinuxSession {
     machine.loadKernel(kernel, { cmdline: options.cmdline ?? "console=ttyS0", initrd });
     machine.start();
     return session;
+  }
+
+  /**
+   * A session for a guest that will arrive by migration: its machine is made
+   * (not started) for the offered configuration, its console wired here.
+   */
+  static forIncoming(): { session: LinuxSession; create(config: MachineConfig): Promise<Machine> } {
+    const session = new LinuxSession();
+    return {
+      session,
+      create: async (config) => {
+        const machine = await Machine.fromConfig(config, {
+          onSerialOutput: (bytes) => session.receive(bytes),
+        });
+        session.current = machine;
+        return machine;
+      },
+    };
   }
 
   /** Everything the guest printed, control sequences removed. */

@@ -1,0 +1,602 @@
+// The sending side of a live migration (the protocol is in protocol.ts):
+// precopy rounds driven by the machine's dirty log while the guest runs,
+// then a short pause to send the last pages and the state. It runs on the
+// same thread as the guest, so it works in short slices and yields, and on
+// any failure before GO the guest runs on here as if nothing had happened.
+import type { Machine } from "../machine/machine.ts";
+import type { DirtyLogReader } from "../machine/dirty-log.ts";
+import { yieldToHost } from "../machine/run-loop.ts";
+import type { PageBitmap } from "../platform/page-bitmap.ts";
+import { ramDigest, stateDigest } from "./digest.ts";
+import { PageBatcher } from "./page-batcher.ts";
+import type { PageCodec } from "./page-codec.ts";
+import {
+  Codec,
+  CODEC_NAMES,
+  decodeMessage,
+  encodeControl,
+  encodeStateChunk,
+  MessageType,
+  messageTypeName,
+  PAGE_SIZE,
+  PROTOCOL_NAME,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  STATE_CHUNK_BYTES,
+  type ControlBodies,
+  type ControlType,
+  type Decoded,
+} from "./protocol.ts";
+import { rate, TRACE_VERSION, type MigrationTrace, type RoundTrace } from "./trace.ts";
+import { TransportClosedError, TransportTimeoutError, type MessageTransport } from "./transport.ts";
+import { isZeroPage } from "./zero-page.ts";
+
+export interface SourceOptions {
+  /** Switch over once the estimated pause is this short (ms). */
+  downtimeLimitMs?: number;
+  /** Switch over after this many rounds after round 0, whatever the estimate. */
+  maxRounds?: number;
+  /** Slow the guest down step by step when it dirties memory faster than the wire drains. */
+  autoConverge?: boolean;
+  /** Compare digests of RAM and state on both sides before the destination may run the guest. */
+  verify?: boolean;
+  /** Send pages through the LZ codec (default true); false sends them raw (for comparisons). */
+  compress?: boolean;
+  /** The longest wait for the destination (ms). */
+  timeoutMs?: number;
+  /** Zero scan, compression and digests. */
+  codec: PageCodec;
+  onProgress?: (progress: MigrationProgress) => void;
+}
+
+export type MigrationPhase = "connecting" | "precopy" | "stop-and-copy" | "handover" | "done";
+
+export interface MigrationProgress {
+  phase: MigrationPhase;
+  round: number;
+  /** Pages handled and to handle in this round. */
+  roundDone: number;
+  roundTotal: number;
+  /** The trace so far (rounds finished, totals). */
+  trace: MigrationTrace;
+}
+
+export const DEFAULT_DOWNTIME_LIMIT_MS = 300;
+export const DEFAULT_MAX_ROUNDS = 30;
+const DEFAULT_TIMEOUT_MS = 15_000;
+/** Host time the engine works before it lets the guest run again. */
+const SLICE_MS = 6;
+/** Bytes the wire may hold before the engine waits for it to drain. */
+const HIGH_WATER_BYTES = 2 * 1024 * 1024;
+/** Pages looked at between checks for room, time and messages. */
+const CHUNK_PAGES = 64;
+/** A dirty set this small is not worth another round. */
+const SMALL_DIRTY_PAGES = 16;
+/** Auto-converge: each step runs the guest for this share of what it had. */
+const THROTTLE_STEP = 0.6;
+const MIN_THROTTLE = 0.02;
+/** The PING sent at the pause (the handshake's are 1..3). */
+const FINAL_PING = 4;
+
+/** The migration is called off with a reason for a person. */
+class Abandoned extends Error {
+  constructor(
+    message: string,
+    /** The destination said so (no need to tell it). */
+    readonly byPeer = false,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Moves the machine's guest over `transport` to a destination running
+ * receiveMigration(). Resolves with the trace whatever happens: "completed"
+ * (the guest runs there; this machine stays paused and must not be started
+ * again), "abandoned" (it runs here as before) or "unknown" (see protocol.ts).
+ */
+export async function migrateOut(
+  machine: Machine,
+  transport: MessageTransport,
+  options: SourceOptions,
+): Promise<MigrationTrace> {
+  return new SourceMigration(machine, transport, options).run();
+}
+
+class SourceMigration {
+  private readonly trace: MigrationTrace;
+  private readonly started = performance.now();
+  private readonly limitMs: number;
+  private readonly maxRounds: number;
+  private readonly timeoutMs: number;
+  private readonly batcher: PageBatcher;
+  private readonly ramPages: number;
+  private readonly wasRunning: boolean;
+  private log: DirtyLogReader | null = null;
+  private pausedAt: number | null = null;
+  /** GO was sent: the guest may be running there. */
+  private released = false;
+  private phase: MigrationPhase = "connecting";
+  private sliceStart = performance.now();
+  /** When the dirty log was last collected (the dirty rate's time base). */
+  private lastCollect = performance.now();
+  private rttMs = 0;
+  /** When the stop-and-copy PING left, until its PONG is back. */
+  private pingSentAt: number | null = null;
+  private readonly checksum = (bytes: Uint8Array) => this.options.codec.checksum32(bytes);
+  /** Converging: consecutive rounds in which the guest outran the wire. */
+  private outran = 0;
+
+  constructor(
+    private readonly machine: Machine,
+    private readonly transport: MessageTransport,
+    private readonly options: SourceOptions,
+  ) {
+    this.limitMs = options.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS;
+    this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.ramPages = machine.core.memory.ramBytes / PAGE_SIZE;
+    this.wasRunning = machine.runState === "running";
+    const compress = options.compress ?? true;
+    this.batcher = new PageBatcher(options.codec, compress, (message) =>
+      this.transport.send(message),
+    );
+    this.trace = {
+      version: TRACE_VERSION,
+      role: "source",
+      transport: transport.kind,
+      startedAt: new Date().toISOString(),
+      ramBytes: machine.core.memory.ramBytes,
+      settings: {
+        downtimeLimitMs: this.limitMs,
+        maxRounds: this.maxRounds,
+        autoConverge: options.autoConverge ?? true,
+        verify: options.verify ?? false,
+        codec: compress ? CODEC_NAMES[Codec.LZ] : CODEC_NAMES[Codec.NONE],
+      },
+      rounds: [],
+      totals: {
+        dataPages: 0,
+        zeroPages: 0,
+        balloonedPages: 0,
+        rawBytes: 0,
+        wireBytes: 0,
+        stateBytes: 0,
+        compressionRatio: 1,
+      },
+      rttMs: 0,
+      totalMs: 0,
+      downtimeMs: null,
+      clockAdvanceMs: null,
+      verify: null,
+      outcome: "abandoned",
+      reason: null,
+    };
+  }
+
+  async run(): Promise<MigrationTrace> {
+    try {
+      if (this.machine.runState === "stopped") {
+        throw new Abandoned("the guest has stopped: there is nothing to move");
+      }
+      await this.handshake();
+      await this.measureRoundTrip();
+      this.phase = "precopy";
+      this.log = this.machine.dirtyLog.open();
+      this.lastCollect = performance.now();
+      await this.sendRoundZero();
+      const carried = await this.iterate();
+      await this.stopAndCopy(carried);
+      await this.handOver();
+      return this.finish("completed", null);
+    } catch (error) {
+      return this.fail(error);
+    }
+  }
+
+  // ---- phases ----
+
+  private async handshake(): Promise<void> {
+    const leaf1 = this.machine.core.cpuid(1);
+    this.sendControl(MessageType.HELLO, {
+      protocol: PROTOCOL_NAME,
+      version: PROTOCOL_VERSION,
+      codecs: [this.trace.settings.codec],
+      verify: this.trace.settings.verify,
+      config: this.machine.config,
+      components: this.machine.componentIds,
+      cpu: { signature: leaf1.eax, features: { edx: leaf1.edx, ecx: leaf1.ecx } },
+    });
+    const welcome = await this.expect(MessageType.WELCOME);
+    if (welcome.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`the destination speaks protocol version ${welcome.version}`);
+    }
+    if (welcome.codec !== this.trace.settings.codec) {
+      throw new ProtocolError(
+        `the destination chose codec "${welcome.codec}", which was not offered`,
+      );
+    }
+  }
+
+  private async measureRoundTrip(): Promise<void> {
+    let best = Infinity;
+    for (let id = 1; id <= 3; id++) {
+      const sent = performance.now();
+      this.sendControl(MessageType.PING, { id });
+      const pong = await this.expect(MessageType.PONG);
+      if (pong.id !== id) throw new ProtocolError(`PONG ${pong.id} answers no PING`);
+      best = Math.min(best, performance.now() - sent);
+    }
+    this.rttMs = best;
+    this.trace.rttMs = round3(best);
+  }
+
+  /** Every page neither zero nor ballooned (the destination starts with zeroed RAM). */
+  private async sendRoundZero(): Promise<void> {
+    const memory = this.machine.core.memory;
+    const ballooned = this.machine.balloon?.ballooned ?? null;
+    const round = this.beginRound(0, this.ramPages);
+    for (let first = 0; first < this.ramPages; first += CHUNK_PAGES) {
+      const count = Math.min(CHUNK_PAGES, this.ramPages - first);
+      memory.withView(first * PAGE_SIZE, count * PAGE_SIZE, (bytes) => {
+        const hasData = this.options.codec.scanPages(bytes);
+        for (let i = 0; i < count; i++) {
+          if (ballooned?.has(first + i)) round.balloonedPages++;
+          else if (hasData[i] === 0) round.zeroPages++;
+          else this.batcher.addData(first + i, bytes, i * PAGE_SIZE);
+        }
+      });
+      await this.pace(first + count, this.ramPages);
+    }
+    await this.endRound(round, true);
+  }
+
+  /**
+   * Sends the dirtied pages round after round until what is left would fit
+   * the downtime limit (or the round limit is reached); returns what is left.
+   */
+  private async iterate(): Promise<PageBitmap> {
+    let previous = Infinity;
+    for (;;) {
+      const dirty = this.collectDirty();
+      const last = this.trace.rounds[this.trace.rounds.length - 1]!;
+      const estimate = this.estimateDowntimeMs(dirty.count);
+      last.estimatedDowntimeMs = round3(estimate);
+      const fits = estimate <= this.limitMs;
+      // Under the limit, one more round still pays while rounds keep halving the set.
+      const shrinking = dirty.count > SMALL_DIRTY_PAGES && dirty.count <= previous / 2;
+      if ((fits && !shrinking) || last.round >= this.maxRounds) return dirty;
+      if (this.trace.settings.autoConverge) this.converge(last);
+      previous = dirty.count;
+      await this.sendDirty(last.round + 1, dirty, false);
+    }
+  }
+
+  private async stopAndCopy(carried: PageBitmap): Promise<void> {
+    this.phase = "stop-and-copy";
+    await this.machine.pause();
+    this.pausedAt = performance.now();
+    // Measured now, with no guest slices delaying either side: GO's transit time.
+    this.pingSentAt = performance.now();
+    this.sendControl(MessageType.PING, { id: FINAL_PING });
+    const final = this.collectDirty(false);
+    final.addAll(carried);
+    const last = this.trace.rounds[this.trace.rounds.length - 1]!;
+    await this.sendDirty(last.round + 1, final, true);
+    const state = JSON.stringify(this.machine.saveState());
+    await this.sendState(state);
+    this.report(0, 0);
+    if (this.trace.settings.verify) {
+      // Overlaps with the destination's restore: both sides are paused.
+      const codec = this.options.codec;
+      this.trace.verify = {
+        ram: ramDigest(this.machine, codec),
+        state: stateDigest(state, codec),
+        match: false,
+      };
+    }
+  }
+
+  private async handOver(): Promise<void> {
+    this.phase = "handover";
+    const final = this.trace.rounds[this.trace.rounds.length - 1]!;
+    await this.expectAck(final);
+    const ready = await this.expect(MessageType.READY);
+    const verify = this.trace.verify;
+    if (verify) {
+      verify.match = ready.ramHash === verify.ram && ready.stateHash === verify.state;
+      if (!verify.match) {
+        throw new Abandoned(
+          `the destination's copy differs (RAM ${ready.ramHash} vs ${verify.ram}, ` +
+            `state ${ready.stateHash} vs ${verify.state}): the guest stays here`,
+        );
+      }
+    }
+    this.released = true;
+    this.sendControl(MessageType.GO, {
+      pausedMs: performance.now() - this.pausedAt!,
+      oneWayMs: this.rttMs / 2,
+    });
+    const resumed = await this.expect(MessageType.RESUMED);
+    this.trace.downtimeMs = round3(performance.now() - this.pausedAt!);
+    this.trace.clockAdvanceMs = round3(resumed.clockAdvanceMs);
+    this.trace.totalMs = round3(performance.now() - this.started);
+    this.sendControl(MessageType.DONE, {
+      downtimeMs: this.trace.downtimeMs,
+      totalMs: this.trace.totalMs,
+      rounds: this.trace.rounds.length,
+      wireBytes: this.trace.totals.wireBytes + this.trace.totals.stateBytes,
+    });
+  }
+
+  // ---- rounds ----
+
+  private beginRound(round: number, candidates: number): RoundTrace {
+    const entry: RoundTrace = {
+      round,
+      startMs: round3(performance.now() - this.started),
+      durationMs: 0,
+      candidatePages: candidates,
+      dataPages: 0,
+      zeroPages: 0,
+      balloonedPages: 0,
+      unchangedPages: round === 0 ? 0 : this.ramPages - candidates,
+      rawBytes: 0,
+      wireBytes: 0,
+      dirtyPagesPerSecond: 0,
+      bandwidthBytesPerSecond: 0,
+      throttle: this.machine.loop.throttle,
+      estimatedDowntimeMs: 0,
+      final: this.phase === "stop-and-copy",
+    };
+    this.trace.rounds.push(entry);
+    this.batcher.round = round;
+    this.roundStartTotals = { ...this.batcher.totals };
+    this.report(0, candidates);
+    return entry;
+  }
+
+  private roundStartTotals = { dataPages: 0, zeroPages: 0, rawBytes: 0, wireBytes: 0 };
+
+  /** Flushes the round; a precopy round waits for the destination's acknowledgement (the final one's comes before READY). */
+  private async endRound(entry: RoundTrace, acknowledged: boolean): Promise<void> {
+    this.batcher.flush();
+    const totals = this.batcher.totals;
+    const start = this.roundStartTotals;
+    entry.dataPages = totals.dataPages - start.dataPages;
+    entry.zeroPages += totals.zeroPages - start.zeroPages;
+    entry.rawBytes = totals.rawBytes - start.rawBytes;
+    entry.wireBytes = totals.wireBytes - start.wireBytes;
+    const sent = entry.dataPages + (entry.round === 0 ? 0 : entry.zeroPages);
+    this.sendControl(MessageType.ROUND_END, { round: entry.round, pages: sent });
+    if (acknowledged) await this.expectAck(entry);
+    entry.durationMs = round3(performance.now() - this.started - entry.startMs);
+    entry.bandwidthBytesPerSecond = Math.round(rate(entry.wireBytes, entry.durationMs));
+    this.addTotals(entry);
+  }
+
+  private async expectAck(entry: RoundTrace): Promise<void> {
+    const sent = entry.dataPages + (entry.round === 0 ? 0 : entry.zeroPages);
+    const ack = await this.expect(MessageType.ROUND_ACK);
+    if (ack.round !== entry.round || ack.pages !== sent) {
+      throw new ProtocolError(
+        `the destination acknowledged round ${ack.round} with ${ack.pages} pages; ` +
+          `round ${entry.round} sent ${sent}`,
+      );
+    }
+  }
+
+  private addTotals(entry: RoundTrace): void {
+    const t = this.trace.totals;
+    t.dataPages += entry.dataPages;
+    t.zeroPages += entry.zeroPages;
+    t.balloonedPages += entry.balloonedPages;
+    t.rawBytes += entry.rawBytes;
+    t.wireBytes += entry.wireBytes;
+    const pageWire = this.batcher.totals.wireBytes;
+    t.compressionRatio = pageWire > 0 ? round3(this.batcher.totals.rawBytes / pageWire) : 1;
+  }
+
+  private async sendDirty(round: number, dirty: PageBitmap, final: boolean): Promise<void> {
+    const entry = this.beginRound(round, dirty.count);
+    entry.final = final;
+    const pages: number[] = [];
+    dirty.forEach((page) => pages.push(page));
+    const memory = this.machine.core.memory;
+    for (let i = 0; i < pages.length; i++) {
+      const page = pages[i]!;
+      memory.withView(page * PAGE_SIZE, PAGE_SIZE, (bytes) => {
+        if (isZeroPage(bytes)) this.batcher.addZero(page);
+        else this.batcher.addData(page, bytes, 0);
+      });
+      if ((i + 1) % CHUNK_PAGES === 0) await this.pace(i + 1, pages.length);
+    }
+    await this.endRound(entry, !final);
+  }
+
+  /** The pages dirtied since the last call; `measure` credits them to the round just sent. */
+  private collectDirty(measure = true): PageBitmap {
+    const dirty = this.log!.collect();
+    const now = performance.now();
+    const last = this.trace.rounds[this.trace.rounds.length - 1];
+    if (last && measure)
+      last.dirtyPagesPerSecond = Math.round(rate(dirty.count, now - this.lastCollect));
+    this.lastCollect = now;
+    return dirty;
+  }
+
+  /** The pause the dirty pages would cost: their bytes at the measured rate, and the handshakes. */
+  private estimateDowntimeMs(dirtyPages: number): number {
+    const totals = this.batcher.totals;
+    const wirePerPage = totals.dataPages > 0 ? totals.wireBytes / totals.dataPages : PAGE_SIZE;
+    const bandwidth = this.bandwidth();
+    return (dirtyPages * wirePerPage * 1000) / bandwidth + 2 * this.rttMs;
+  }
+
+  /** Bytes per second over all acknowledged rounds (short rounds alone underestimate it). */
+  private bandwidth(): number {
+    let bytes = 0;
+    let ms = 0;
+    for (const entry of this.trace.rounds) {
+      if (entry.final || entry.durationMs === 0) continue;
+      bytes += entry.wireBytes;
+      ms += entry.durationMs;
+    }
+    return Math.max(rate(bytes, ms), 64 * 1024);
+  }
+
+  /** Auto-converge: a guest that dirties faster than half the wire drains, twice in a row, runs slower. */
+  private converge(last: RoundTrace): void {
+    const totals = this.batcher.totals;
+    const wirePerPage = totals.dataPages > 0 ? totals.wireBytes / totals.dataPages : PAGE_SIZE;
+    const dirtyBytesPerSecond = last.dirtyPagesPerSecond * wirePerPage;
+    this.outran = dirtyBytesPerSecond > this.bandwidth() / 2 ? this.outran + 1 : 0;
+    if (this.outran < 2) return;
+    this.outran = 0;
+    const share = Math.max(MIN_THROTTLE, this.machine.loop.throttle * THROTTLE_STEP);
+    this.machine.setThrottle(share);
+  }
+
+  private async sendState(json: string): Promise<void> {
+    const raw = new TextEncoder().encode(json);
+    const parts = Math.max(1, Math.ceil(raw.length / STATE_CHUNK_BYTES));
+    const compress = this.trace.settings.codec !== CODEC_NAMES[Codec.NONE];
+    for (let part = 0; part < parts; part++) {
+      const chunk = raw.subarray(part * STATE_CHUNK_BYTES, (part + 1) * STATE_CHUNK_BYTES);
+      const packed = compress ? this.options.codec.compress(chunk) : null;
+      const message = encodeStateChunk(
+        {
+          codec: packed ? Codec.LZ : Codec.NONE,
+          part,
+          parts,
+          rawLength: chunk.length,
+          data: packed ?? chunk,
+        },
+        this.checksum,
+      );
+      this.transport.send(message);
+      this.trace.totals.stateBytes += message.length;
+      await this.pace(part + 1, parts);
+    }
+  }
+
+  // ---- pacing, messages, endings ----
+
+  /**
+   * Between chunks of work: stops at a message from the destination (only
+   * ABANDON may come unasked), waits while the wire is full, and lets the
+   * guest run once the engine has had its slice.
+   */
+  private async pace(done: number, total: number): Promise<void> {
+    const early = this.transport.poll();
+    if (early) this.unexpected(decodeMessage(early, this.checksum));
+    if (this.transport.bufferedBytes > HIGH_WATER_BYTES) await this.transport.drained();
+    if (performance.now() - this.sliceStart > SLICE_MS) {
+      this.report(done, total);
+      if (this.phase === "precopy") await yieldToHost();
+      this.sliceStart = performance.now();
+    }
+  }
+
+  private report(done: number, total: number): void {
+    if (!this.options.onProgress) return;
+    const round = this.trace.rounds[this.trace.rounds.length - 1]?.round ?? 0;
+    this.options.onProgress({
+      phase: this.phase,
+      round,
+      roundDone: done,
+      roundTotal: total,
+      trace: this.snapshotTrace(),
+    });
+  }
+
+  private snapshotTrace(): MigrationTrace {
+    return structuredClone(this.trace);
+  }
+
+  private sendControl<T extends ControlType>(type: T, body: ControlBodies[T]): void {
+    this.transport.send(encodeControl(type, body));
+  }
+
+  /** Waits for a message of `type`; ABANDON or anything else ends the migration. */
+  private async expect<T extends ControlType>(type: T): Promise<ControlBodies[T]> {
+    for (;;) {
+      const decoded = decodeMessage(await this.transport.receive(this.timeoutMs), this.checksum);
+      if (decoded.type === type) return (decoded as unknown as { body: ControlBodies[T] }).body;
+      this.unexpected(decoded, type);
+    }
+  }
+
+  /** A message that came unasked: the final PONG is noted, ABANDON or anything else ends it. */
+  private unexpected(decoded: Decoded, wanted?: ControlType): void {
+    if (
+      decoded.type === MessageType.PONG &&
+      decoded.body.id === FINAL_PING &&
+      this.pingSentAt !== null
+    ) {
+      // Either measurement can only be late (a busy thread reads the PONG late): take the shorter.
+      this.rttMs = Math.min(this.rttMs, performance.now() - this.pingSentAt);
+      this.trace.rttMs = round3(this.rttMs);
+      this.pingSentAt = null;
+      return;
+    }
+    if (decoded.type === MessageType.ABANDON) {
+      throw new Abandoned(`the destination called it off: ${decoded.body.reason}`, true);
+    }
+    const expecting = wanted ? ` while waiting for ${messageTypeName(wanted)}` : "";
+    throw new ProtocolError(`the destination sent ${messageTypeName(decoded.type)}${expecting}`);
+  }
+
+  private finish(outcome: MigrationTrace["outcome"], reason: string | null): MigrationTrace {
+    this.log?.close();
+    this.log = null;
+    this.machine.setThrottle(1);
+    this.trace.outcome = outcome;
+    this.trace.reason = reason;
+    if (this.trace.totalMs === 0) this.trace.totalMs = round3(performance.now() - this.started);
+    this.phase = "done";
+    this.report(0, 0);
+    this.transport.close(outcome === "completed" ? "the migration completed" : (reason ?? ""));
+    return this.snapshotTrace();
+  }
+
+  private fail(error: unknown): MigrationTrace {
+    const reason = describeFailure(error);
+    const peerSaysNotStarted = error instanceof Abandoned && error.byPeer;
+    if (this.released && !peerSaysNotStarted) {
+      // GO left; without RESUMED we cannot know whether it arrived. Running
+      // here could run the guest twice: keep the paused copy.
+      return this.finish(
+        "unknown",
+        `${reason}; the destination may be running the guest, so this copy stays paused`,
+      );
+    }
+    if (!(error instanceof Abandoned && error.byPeer) && this.transport.closedReason === null) {
+      try {
+        this.sendControl(MessageType.ABANDON, { reason });
+      } catch {
+        // the wire is gone: the destination learns from that
+      }
+    }
+    const trace = this.finish("abandoned", reason);
+    if (this.pausedAt !== null && this.wasRunning) {
+      // As after a successful move, the guest's clock counts the pause.
+      this.machine.start({ downtimeNs: (performance.now() - this.pausedAt) * 1e6 });
+    }
+    return trace;
+  }
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof Abandoned) return error.message;
+  if (error instanceof TransportClosedError) return `the connection closed (${error.reason})`;
+  if (error instanceof TransportTimeoutError) {
+    return `the destination did not answer for ${(error.waitedMs / 1000).toFixed(0)} s`;
+  }
+  if (error instanceof ProtocolError) return `the destination broke the protocol: ${error.message}`;
+  return `internal error: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}

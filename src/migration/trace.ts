@@ -1,0 +1,87 @@
+// What a migration did, as plain JSON: the visualizations draw it, the
+// benchmark tabulates it, the page and the monitor summarize it.
+
+export const TRACE_VERSION = 1;
+
+export type MigrationOutcome =
+  /** The destination runs the guest; the source let it go. */
+  | "completed"
+  /** Called off before GO: the source runs the guest as before. */
+  | "abandoned"
+  /** The wire broke after GO and before RESUMED: the source kept a paused copy. */
+  | "unknown";
+
+export interface RoundTrace {
+  round: number;
+  /** ms since the migration started. */
+  startMs: number;
+  durationMs: number;
+  /** Pages looked at: every page in round 0, the dirty log's pages later. */
+  candidatePages: number;
+  /** Pages sent with their bytes. */
+  dataPages: number;
+  /** Pages sent as a zero flag (or, in round 0, left out because the destination starts zeroed). */
+  zeroPages: number;
+  /** Pages the balloon held, left out. */
+  balloonedPages: number;
+  /** Pages not looked at: the dirty log says they are as sent. */
+  unchangedPages: number;
+  /** Page bytes before the codec, and everything on the wire (headers included). */
+  rawBytes: number;
+  wireBytes: number;
+  /** Pages the guest dirtied per second during this round. */
+  dirtyPagesPerSecond: number;
+  /** Wire bytes per second, measured to the destination's acknowledgement. */
+  bandwidthBytesPerSecond: number;
+  /** Fraction of host time the guest ran during the round (auto-converge). */
+  throttle: number;
+  /** The downtime the dirty pages left after this round would have cost. */
+  estimatedDowntimeMs: number;
+  /** True for the stop-and-copy round, sent with the guest paused. */
+  final: boolean;
+}
+
+export interface MigrationTrace {
+  version: typeof TRACE_VERSION;
+  role: "source" | "destination";
+  transport: string;
+  /** Wall-clock start (ISO 8601), for the record only. */
+  startedAt: string;
+  ramBytes: number;
+  settings: {
+    downtimeLimitMs: number;
+    maxRounds: number;
+    autoConverge: boolean;
+    verify: boolean;
+    codec: string;
+  };
+  rounds: RoundTrace[];
+  totals: {
+    dataPages: number;
+    zeroPages: number;
+    balloonedPages: number;
+    rawBytes: number;
+    wireBytes: number;
+    stateBytes: number;
+    /** Raw page bytes / page bytes on the wire. */
+    compressionRatio: number;
+  };
+  /** Round-trip time measured before round 0. */
+  rttMs: number;
+  /** From start to the destination's RESUMED (or to the end, when it did not complete). */
+  totalMs: number;
+  /** From the source's pause to the destination's RESUMED, on the source's clock. */
+  downtimeMs: number | null;
+  /** How far the destination moved the guest's clock for the downtime. */
+  clockAdvanceMs: number | null;
+  /** Verify mode: digests of RAM and state on both sides. */
+  verify: { ram: string; state: string; match: boolean } | null;
+  outcome: MigrationOutcome;
+  /** Why it did not complete, in words for a person. */
+  reason: string | null;
+}
+
+/** Bytes per second from a byte count and a duration in ms (0 when there is no duration). */
+export function rate(bytes: number, ms: number): number {
+  return ms > 0 ? (bytes * 1000) / ms : 0;
+}
