@@ -154,11 +154,16 @@ export interface Resumed {
 export interface Abandon {
   reason: string;
 }
+/** The source's figures, for the destination to show. */
 export interface Done {
   downtimeMs: number;
   totalMs: number;
   rounds: number;
   wireBytes: number;
+  dataPages: number;
+  zeroPages: number;
+  balloonedPages: number;
+  compressionRatio: number;
 }
 
 export interface ControlBodies {
@@ -231,7 +236,16 @@ const SCHEMAS: { [T in ControlType]: Record<string, Check> } = {
   [MessageType.GO]: { pausedMs: isTime, oneWayMs: isTime },
   [MessageType.RESUMED]: { clockAdvanceMs: isTime },
   [MessageType.ABANDON]: { reason: isString(2000) },
-  [MessageType.DONE]: { downtimeMs: isTime, totalMs: isTime, rounds: isCount, wireBytes: isCount },
+  [MessageType.DONE]: {
+    downtimeMs: isTime,
+    totalMs: isTime,
+    rounds: isCount,
+    wireBytes: isCount,
+    dataPages: isCount,
+    zeroPages: isCount,
+    balloonedPages: isCount,
+    compressionRatio: isTime,
+  },
 };
 
 export type Decoded =

@@ -326,6 +326,10 @@ class SourceMigration {
       totalMs: this.trace.totalMs,
       rounds: this.trace.rounds.length,
       wireBytes: this.trace.totals.wireBytes + this.trace.totals.stateBytes,
+      dataPages: this.trace.totals.dataPages,
+      zeroPages: this.trace.totals.zeroPages,
+      balloonedPages: this.trace.totals.balloonedPages,
+      compressionRatio: this.trace.totals.compressionRatio,
     });
   }
 
