@@ -1,6 +1,7 @@
 import { copyFileSync, createReadStream, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { defineConfig, type Connect, type Plugin } from "vite";
+import { defineConfig, type Connect, type Plugin, type ProxyOptions } from "vite";
+import { DEFAULT_SIGNALING_PORT, SIGNALING_PATH } from "./server/signaling-protocol.ts";
 
 // SharedArrayBuffer and precise timers need a cross-origin isolated page.
 const isolationHeaders = {
@@ -54,9 +55,17 @@ function guestFiles(): Plugin {
   };
 }
 
+// Pages reach the signaling server (server/signaling.ts, which `npm start`
+// runs beside Vite on 127.0.0.1:$HIVE86_SIGNAL_PORT, default 8787) as
+// ws(s)://<the page's own host>/signal: one origin, one port to open.
+const signalingPort = Number(process.env.HIVE86_SIGNAL_PORT ?? DEFAULT_SIGNALING_PORT);
+const signalingProxy: Record<string, ProxyOptions> = {
+  [SIGNALING_PATH]: { target: `ws://127.0.0.1:${signalingPort}`, ws: true },
+};
+
 export default defineConfig({
-  server: { headers: isolationHeaders },
-  preview: { headers: isolationHeaders },
+  server: { headers: isolationHeaders, proxy: signalingProxy },
+  preview: { headers: isolationHeaders, proxy: signalingProxy },
   worker: { format: "es" },
   plugins: [guestFiles()],
 });
