@@ -17,6 +17,8 @@ export interface RunCommand {
   append: string | null;
   /** A snapshot file to resume instead of booting. */
   restorePath: string | null;
+  /** ws://HOST:PORT to wait at for a migrating guest instead of booting; with --ram, its size is required. */
+  incoming: { host: string; port: number; ramBytes: number | null } | null;
   ramBytes: number;
   /** Stop after about this many instructions; null = no limit. */
   maxInsns: number | null;
@@ -46,6 +48,7 @@ const RUN_OPTIONS = [
   "--serial",
   "--clock",
   "--restore",
+  "--incoming",
 ] as const;
 type RunOption = (typeof RUN_OPTIONS)[number];
 
@@ -84,6 +87,15 @@ function parseRamSize(text: string): number {
     throw new UsageError(`--ram: ${text} must be a multiple of 4 KiB between 1M and 2G`);
   }
   return bytes;
+}
+
+function parseIncoming(text: string): { host: string; port: number } {
+  const match = /^ws:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})\/?$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(`--incoming: ${text} is not ws://HOST:PORT (e.g. ws://127.0.0.1:4444)`);
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
 function parseCount(text: string): number {
@@ -131,6 +143,12 @@ export function parseArgs(argv: string[]): Command {
       if (options.has(name)) throw new UsageError(`run: --restore resumes a snapshot; no ${name}`);
     }
   }
+  const incoming = options.get("--incoming");
+  if (incoming !== undefined) {
+    for (const name of ["--bios", "--kernel", "--initrd", "--append", "--restore"] as const) {
+      if (options.has(name)) throw new UsageError(`run: --incoming waits for a guest; no ${name}`);
+    }
+  }
   const ram = options.get("--ram");
   const maxInsns = options.get("--max-insns");
   return {
@@ -140,6 +158,10 @@ export function parseArgs(argv: string[]): Command {
     initrdPath: options.get("--initrd") ?? null,
     append: options.get("--append") ?? null,
     restorePath,
+    incoming:
+      incoming === undefined
+        ? null
+        : { ...parseIncoming(incoming), ramBytes: ram === undefined ? null : parseRamSize(ram) },
     ramBytes: ram === undefined ? DEFAULT_RAM_BYTES : parseRamSize(ram),
     maxInsns:
       maxInsns !== undefined
@@ -159,6 +181,7 @@ Usage:
   hive86 run                                   boot the default Linux guest
   hive86 run --kernel FILE [--initrd FILE] [--append CMDLINE] [options]
   hive86 run --restore SNAPSHOT [options]
+  hive86 run --incoming ws://HOST:PORT [options]
   hive86 run --bios ROM [options]
   hive86 --help
 
@@ -170,6 +193,10 @@ Guest:
   --append CMDLINE  kernel command line (default "${DEFAULT_APPEND}")
   --restore FILE    resume a snapshot (written by the monitor's "save FILE");
                     --ram must match the machine it came from.
+  --incoming ws://HOST:PORT
+                    wait there for a guest migrating from another runner (its
+                    monitor's "migrate ws://HOST:PORT"), then run it; with
+                    --ram, a guest of another size is refused.
   --bios ROM        raw firmware image, a multiple of 4 KiB up to 256 KiB,
                     mapped to end at 1 MiB and below 4 GiB; the CPU starts at
                     the reset vector F000:FFF0.

@@ -6,7 +6,16 @@ import { MAX_ROM_BYTES } from "../core/core.ts";
 import { KernelImageError } from "../machine/boot/bzimage.ts";
 import { MultibootImageError } from "../machine/boot/multiboot.ts";
 import { loadSnapshot, SnapshotError } from "../migration/snapshot.ts";
-import { Machine, type ClockMode, type StopReason } from "../machine/machine.ts";
+import {
+  Machine,
+  type ClockMode,
+  type MachineHostOptions,
+  type StopReason,
+} from "../machine/machine.ts";
+import { receiveMigration } from "../migration/destination.ts";
+import { PageCodec } from "../migration/page-codec.ts";
+import { listenForMigration } from "../migration/transports/websocket-node.ts";
+import { describeTrace } from "../migration/trace-summary.ts";
 import {
   DEFAULT_APPEND,
   HELP_TEXT,
@@ -100,7 +109,10 @@ function clockMode(choice: ClockChoice): ClockMode {
   return choice.kind === "realtime" ? "realtime" : { nsPerInstruction: choice.nsPerInstruction };
 }
 
-function exitStatusOf(reason: StopReason | "quit", exitStatus: number | null): number {
+/** Why a run ends: the guest stopped, the user quit, or the guest moved to another machine. */
+type EndReason = StopReason | "quit" | "migrated";
+
+function exitStatusOf(reason: EndReason, exitStatus: number | null): number {
   switch (reason) {
     case "debug-exit":
       return exitStatus!;
@@ -112,7 +124,7 @@ function exitStatusOf(reason: StopReason | "quit", exitStatus: number | null): n
 }
 
 interface Report {
-  reason: StopReason | "quit";
+  reason: EndReason;
   machine: Machine;
   instructions: number;
   seconds: number;
@@ -166,24 +178,53 @@ function kernelFiles(command: RunCommand): { kernel: string; initrd: string | nu
   return { kernel, initrd: command.initrdPath ?? initrd };
 }
 
-async function runKernel(command: RunCommand): Promise<number> {
+/**
+ * `--incoming`: waits for a guest from another runner and returns its machine,
+ * running. A migration that fails is reported and the wait goes on.
+ */
+async function receiveGuest(
+  incoming: NonNullable<RunCommand["incoming"]>,
+  host: MachineHostOptions,
+  say: (text: string) => void,
+): Promise<Machine> {
+  const codec = await PageCodec.create();
+  const listener = await listenForMigration(incoming.host, incoming.port);
+  try {
+    for (;;) {
+      say(`hive86: waiting for a guest at ${listener.url}\n`);
+      const transport = await listener.accept();
+      const result = await receiveMigration(transport, {
+        codec,
+        createMachine: (config) => Machine.fromConfig(config, host),
+        accept: (config) =>
+          incoming.ramBytes !== null && config.ramBytes !== incoming.ramBytes
+            ? `this runner was started with --ram ${incoming.ramBytes / 2 ** 20}M; ` +
+              `the guest has ${config.ramBytes / 2 ** 20} MiB`
+            : null,
+      });
+      if (result.machine) {
+        say(`hive86: the guest arrived: ${describeTrace(result.trace, result.summary)}\n`);
+        return result.machine;
+      }
+      say(`hive86: the migration did not complete: ${result.trace.reason}\n`);
+    }
+  } finally {
+    await listener.close();
+  }
+}
+
+/** A booted kernel, a restored snapshot, or a guest that migrated here. */
+async function obtainMachine(
+  command: RunCommand,
+  host: MachineHostOptions,
+  say: (text: string) => void,
+): Promise<Machine | number> {
+  if (command.incoming) return receiveGuest(command.incoming, host, say);
   const files = command.restorePath === null ? kernelFiles(command) : null;
   const kernel = files ? readInput(files.kernel, "--kernel") : null;
   const initrd = files?.initrd ? readInput(files.initrd, "--initrd") : undefined;
   const snapshot = command.restorePath ? readInput(command.restorePath, "--restore") : null;
-  const serial = openSink(command.serial, "--serial");
-  const debugcon = openSink(command.debugcon, "--debugcon");
-  const interactive = command.serial === "-";
-  const tty = interactive && process.stdin.isTTY === true;
-  // On a raw terminal a bare "\n" does not return the carriage.
-  const say = (text: string) => process.stderr.write(tty ? text.replace(/\n/g, "\r\n") : text);
-
-  const machine = await Machine.create({
-    ramBytes: command.ramBytes,
-    clock: clockMode(command.clock),
-    onDebugconByte: (byte) => debugcon?.push(byte),
-    onSerialOutput: (bytes) => serial?.write(bytes),
-  });
+  const machine = await Machine.create({ ...host, ramBytes: command.ramBytes });
   try {
     if (snapshot) loadSnapshot(machine, snapshot);
     else machine.loadKernel(kernel!, { cmdline: command.append ?? DEFAULT_APPEND, initrd });
@@ -198,19 +239,55 @@ async function runKernel(command: RunCommand): Promise<number> {
     }
     throw error;
   }
+  return machine;
+}
+
+async function runKernel(command: RunCommand): Promise<number> {
+  const serial = openSink(command.serial, "--serial");
+  const debugcon = openSink(command.debugcon, "--debugcon");
+  const interactive = command.serial === "-";
+  const tty = interactive && process.stdin.isTTY === true;
+  // On a raw terminal a bare "\n" does not return the carriage.
+  const say = (text: string) => process.stderr.write(tty ? text.replace(/\n/g, "\r\n") : text);
+
+  const obtained = await obtainMachine(
+    command,
+    {
+      clock: clockMode(command.clock),
+      onDebugconByte: (byte) => debugcon?.push(byte),
+      onSerialOutput: (bytes) => serial?.write(bytes),
+    },
+    say,
+  );
+  if (typeof obtained === "number") return obtained;
+  const machine = obtained;
   if (command.maxInsns !== null) machine.setInstructionLimit(command.maxInsns);
 
   const started = performance.now();
-  let quitRequested: (() => void) | null = null;
-  const quit = new Promise<"quit">((resolve) => (quitRequested = () => resolve("quit")));
-  const context = { machine, startedMs: started, quit: () => quitRequested!() };
+  let endRequested: ((reason: "quit" | "migrated") => void) | null = null;
+  let ending = false;
+  const ended = new Promise<"quit" | "migrated">(
+    (resolve) =>
+      (endRequested = (reason) => {
+        ending = true;
+        resolve(reason);
+      }),
+  );
+  const context = {
+    machine,
+    startedMs: started,
+    quit: () => endRequested!("quit"),
+    migrated: () => endRequested!("migrated"),
+  };
   const input = new ConsoleInput({
     toGuest: (bytes) => machine.sendSerial(bytes),
     monitorLine: (line) => {
-      void runMonitorLine(line, context).then((out) => out && say(out + "\n(hive86) "));
+      void runMonitorLine(line, context).then(
+        (out) => out && say(out + (ending ? "\n" : "\n(hive86) ")),
+      );
     },
     echo: (text) => process.stderr.write(text),
-    quit: () => quitRequested!(),
+    quit: () => endRequested!("quit"),
     help: () => say("\nCtrl-A x quit, Ctrl-A c monitor, Ctrl-A a sends Ctrl-A\n"),
     monitorToggled: (active) =>
       say(active ? `\n[hive86 monitor]\n${monitorHelp()}\n(hive86) ` : "\n[guest console]\n"),
@@ -220,12 +297,12 @@ async function runKernel(command: RunCommand): Promise<number> {
     if (tty) process.stdin.setRawMode(true);
     process.stdin.on("data", onData);
   }
-  const onSignal = () => quitRequested!();
+  const onSignal = () => endRequested!("quit");
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
   machine.start();
-  const reason = (await Promise.race([machine.loop.stopped(), quit])) as StopReason | "quit";
+  const reason = (await Promise.race([machine.loop.stopped(), ended])) as EndReason;
   await machine.pause();
   const seconds = (performance.now() - started) / 1000;
 

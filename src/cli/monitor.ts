@@ -5,6 +5,10 @@ import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import type { Machine } from "../machine/machine.ts";
 import { writeFileSync } from "node:fs";
 import { captureSnapshot } from "../migration/snapshot.ts";
+import { PageCodec } from "../migration/page-codec.ts";
+import { migrateOut } from "../migration/source.ts";
+import { describeTrace } from "../migration/trace-summary.ts";
+import { connectMigration } from "../migration/transports/websocket-node.ts";
 import { parseSize } from "./size.ts";
 
 export interface MonitorContext {
@@ -12,6 +16,34 @@ export interface MonitorContext {
   /** Host time (performance.now) when the run started. */
   startedMs: number;
   quit(): void;
+  /** The guest now runs elsewhere: the run ends. */
+  migrated(): void;
+}
+
+let codec: Promise<PageCodec> | null = null;
+
+/** `migrate URL [--verify] [--downtime MS] [--no-compress]` */
+function migrateOptions(args: string[]) {
+  const [url, ...rest] = args;
+  if (!url || !/^wss?:\/\//.test(url))
+    throw new Error("usage: migrate ws://HOST:PORT [--verify] [--downtime MS]");
+  const options = {
+    verify: false,
+    downtimeLimitMs: undefined as number | undefined,
+    compress: true,
+  };
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "--verify") options.verify = true;
+    else if (rest[i] === "--no-compress") options.compress = false;
+    else if (rest[i] === "--downtime") {
+      const ms = Number(rest[++i]);
+      if (!(ms > 0)) throw new Error(`--downtime needs milliseconds, got ${rest[i]}`);
+      options.downtimeLimitMs = ms;
+    } else throw new Error(`migrate: unknown option ${rest[i]}`);
+  }
+  // The listener's path is /migrate; a bare ws://HOST:PORT means it.
+  const target = /^wss?:\/\/[^/]+\/?$/.test(url) ? url.replace(/\/?$/, "/migrate") : url;
+  return { target, ...options };
 }
 
 interface MonitorCommand {
@@ -110,6 +142,27 @@ const COMMANDS: Record<string, MonitorCommand> = {
         `saved ${mib(summary.bytes)} to ${args[0]}: ${summary.storedPages} pages stored, ` +
         `${summary.zeroPages} zero and ${summary.balloonedPages} ballooned pages left out`
       );
+    },
+  },
+  migrate: {
+    usage: "migrate ws://HOST:PORT [--verify] [--downtime MS] [--no-compress]",
+    help: "move the running guest live to a runner started with --incoming ws://HOST:PORT",
+    run: async (args, context) => {
+      const options = migrateOptions(args);
+      codec ??= PageCodec.create();
+      const transport = await connectMigration(options.target);
+      const trace = await migrateOut(context.machine, transport, {
+        codec: await codec,
+        verify: options.verify,
+        compress: options.compress,
+        downtimeLimitMs: options.downtimeLimitMs,
+      });
+      if (trace.outcome === "completed") {
+        context.migrated();
+        return `migrated to ${options.target}: ${describeTrace(trace)}`;
+      }
+      if (trace.outcome === "unknown") return `migration in doubt: ${trace.reason}`;
+      return `migration abandoned, the guest runs on here: ${trace.reason}`;
     },
   },
   stop: {

@@ -1,11 +1,22 @@
 // One VM per Web Worker. The page drives it over comlink: boot a kernel (or
-// resume a snapshot), type into its serial port, pause and resume it, save a
-// snapshot, and read its status. The guest's console output comes back
-// through the events proxy the page hands to boot() or restore().
+// resume a snapshot, or receive a migrating guest), type into its serial
+// port, pause and resume it, save a snapshot, move the guest live to another
+// tab, and read its status. The guest's console output comes back through
+// the events proxy the page hands to boot(), restore() or receive(). For a
+// migration the page hands over a data channel it negotiated: from then on
+// this worker owns the wire.
 import * as Comlink from "comlink";
 import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
 import { Machine, type StopReason } from "../machine/machine.ts";
+import type { DirtyLogReader } from "../machine/dirty-log.ts";
+import type { MachineConfig } from "../machine/machine-config.ts";
+import { receiveMigration, type IncomingProgress } from "../migration/destination.ts";
+import { PageCodec } from "../migration/page-codec.ts";
+import type { Done } from "../migration/protocol.ts";
 import { captureSnapshot, loadSnapshot, type SnapshotSummary } from "../migration/snapshot.ts";
+import { migrateOut, type MigrationProgress } from "../migration/source.ts";
+import type { MigrationTrace } from "../migration/trace.ts";
+import { openDataChannelTransport } from "../migration/transports/data-channel.ts";
 
 export interface BootRequest {
   kernelUrl: string;
@@ -22,7 +33,8 @@ export interface VmEvents {
 }
 
 export interface VmStatus {
-  state: "idle" | "running" | "paused" | "stopped";
+  /** "moved": the guest migrated away from this worker. */
+  state: "idle" | "running" | "paused" | "stopped" | "moved";
   stopReason: string | null;
   instructions: number;
   /** Millions of instructions per second since the last status() call. */
@@ -34,8 +46,36 @@ export interface VmStatus {
   balloon: BalloonInfo | null;
 }
 
+export interface MigrateRequest {
+  downtimeLimitMs?: number;
+  verify?: boolean;
+}
+
+export interface ReceivePolicy {
+  /** Offered guests with more RAM are refused. */
+  maxRamBytes: number;
+}
+
+/** How long a negotiated data channel may take to open. */
+const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
+
 let machine: Machine | null = null;
+/** Set once the guest moved away: the machine here stays paused for good. */
+let movedAway = false;
 let lastSample = { at: performance.now(), instructions: 0 };
+let codec: Promise<PageCodec> | null = null;
+const dirtyLogs = new Map<number, DirtyLogReader>();
+let nextDirtyLog = 1;
+
+function pageCodec(): Promise<PageCodec> {
+  codec ??= PageCodec.create();
+  return codec;
+}
+
+function running(): Machine {
+  if (!machine || movedAway) throw new Error("no machine is running here");
+  return machine;
+}
 
 async function fetchBytes(url: string): Promise<Uint8Array> {
   const response = await fetch(url);
@@ -44,19 +84,24 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
+function serialTo(events: VmEvents) {
+  return (bytes: Uint8Array) => events.serial(Comlink.transfer(bytes, [bytes.buffer]));
+}
+
 async function createMachine(ramBytes: number, events: VmEvents): Promise<Machine> {
   if (machine) throw new Error("this worker already runs a machine");
-  return Machine.create({
-    ramBytes,
-    onSerialOutput: (bytes) => events.serial(Comlink.transfer(bytes, [bytes.buffer])),
-  });
+  return Machine.create({ ramBytes, onSerialOutput: serialTo(events) });
+}
+
+function watch(created: Machine, events: VmEvents): void {
+  machine = created;
+  lastSample = { at: performance.now(), instructions: created.core.liveInstructionCount() };
+  void created.loop.stopped().then((reason) => events.stopped(reason as StopReason));
 }
 
 function run(created: Machine, events: VmEvents): void {
-  machine = created;
-  lastSample = { at: performance.now(), instructions: created.core.liveInstructionCount() };
+  watch(created, events);
   created.start();
-  void created.loop.stopped().then((reason) => events.stopped(reason as StopReason));
 }
 
 const api = {
@@ -81,27 +126,92 @@ const api = {
 
   /** A snapshot of the running machine (paused for the copy, then resumed). */
   async saveSnapshot(): Promise<{ bytes: Uint8Array; summary: SnapshotSummary }> {
-    if (!machine) throw new Error("no machine is running");
-    const { bytes, summary } = await captureSnapshot(machine);
+    const { bytes, summary } = await captureSnapshot(running());
     return Comlink.transfer({ bytes, summary }, [bytes.buffer]);
   },
 
+  /**
+   * Moves the running guest live over `channel` (a data channel the page
+   * negotiated and transferred here, still connecting) to a tab running
+   * receive(). Resolves with the trace: when it completed, the guest runs
+   * there and this worker's machine stays paused for good.
+   */
+  async migrate(
+    channel: RTCDataChannel,
+    request: MigrateRequest,
+    onProgress: (progress: MigrationProgress) => void,
+  ): Promise<MigrationTrace> {
+    const source = running();
+    const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
+    const trace = await migrateOut(source, transport, {
+      codec: await pageCodec(),
+      downtimeLimitMs: request.downtimeLimitMs,
+      verify: request.verify,
+      onProgress,
+    });
+    if (trace.outcome !== "abandoned") movedAway = true;
+    return trace;
+  },
+
+  /**
+   * Waits on `channel` for a guest from another tab; when it arrives it runs
+   * here, its console going to `events`. This worker must not run a machine yet.
+   */
+  async receive(
+    channel: RTCDataChannel,
+    policy: ReceivePolicy,
+    events: VmEvents,
+    onProgress: (progress: IncomingProgress) => void,
+  ): Promise<{ trace: MigrationTrace; summary: Done | null }> {
+    if (machine) throw new Error("this worker already runs a machine");
+    const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
+    const result = await receiveMigration(transport, {
+      codec: await pageCodec(),
+      maxRamBytes: policy.maxRamBytes,
+      createMachine: (config: MachineConfig) =>
+        Machine.fromConfig(config, { onSerialOutput: serialTo(events) }),
+      onProgress,
+    });
+    if (result.machine) watch(result.machine, events);
+    return { trace: result.trace, summary: result.summary };
+  },
+
+  /** Starts a dirty log for a memory view: the pages written from now on. */
+  openDirtyLog(): number {
+    const id = nextDirtyLog++;
+    dirtyLogs.set(id, running().dirtyLog.open());
+    return id;
+  },
+
+  /** The pages written since the last call, as [start, end) page ranges. */
+  collectDirty(id: number): Array<[number, number]> {
+    const reader = dirtyLogs.get(id);
+    if (!reader) throw new Error(`no dirty log ${id}`);
+    return reader.collect().ranges();
+  },
+
+  closeDirtyLog(id: number): void {
+    dirtyLogs.get(id)?.close();
+    dirtyLogs.delete(id);
+  },
+
   sendSerial(bytes: Uint8Array): void {
-    machine?.sendSerial(bytes);
+    if (!movedAway) machine?.sendSerial(bytes);
   },
 
   async pause(): Promise<void> {
-    await machine?.pause();
+    if (!movedAway) await machine?.pause();
   },
 
   resume(): void {
-    machine?.start();
+    if (!movedAway) machine?.start();
   },
 
   /** Asks the guest to keep `bytes` of memory: the balloon takes the rest. */
   setBalloonTarget(bytes: number): void {
-    if (!machine?.balloon) throw new Error("no machine with a balloon is running");
-    machine.balloon.setTargetBytes(bytes);
+    const current = running();
+    if (!current.balloon) throw new Error("no machine with a balloon is running");
+    current.balloon.setTargetBytes(bytes);
   },
 
   status(): VmStatus {
@@ -121,7 +231,7 @@ const api = {
     const seconds = (now - lastSample.at) / 1000;
     const mips = seconds > 0 ? (instructions - lastSample.instructions) / seconds / 1e6 : 0;
     lastSample = { at: now, instructions };
-    const loopState = machine.loop.current;
+    const loopState = movedAway ? "moved" : machine.runState;
     return {
       state: loopState,
       stopReason: machine.stopReason,

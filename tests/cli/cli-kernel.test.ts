@@ -1,34 +1,16 @@
 // `hive86 run` with a kernel: the default Linux guest on the terminal (stdin
 // piped, so no raw mode), the Ctrl-A escapes, a Multiboot kernel, and
 // rejected images.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { assemble } from "../helpers/nasm.ts";
 import { guestFiles } from "../helpers/linux-guest.ts";
+import { BIN, spawnRunner } from "../helpers/runner.ts";
 
-const BIN = join(import.meta.dirname, "../../bin/hive86.mjs");
 const workDir = mkdtempSync(join(tmpdir(), "hive86-cli-kernel-"));
-
-/** `hive86 run` with piped stdio, and waiting for what it prints. */
-function spawnRunner(...args: string[]) {
-  guestFiles(); // fails with a clear message when the guest is not built
-  const child = spawn(process.execPath, [BIN, "run", ...args], { stdio: ["pipe", "pipe", "pipe"] });
-  const out = { stdout: "", stderr: "" };
-  child.stdout.on("data", (chunk: Buffer) => (out.stdout += chunk.toString("latin1")));
-  child.stderr.on("data", (chunk: Buffer) => (out.stderr += chunk.toString("latin1")));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-  const waitIn = async (stream: "stdout" | "stderr", pattern: RegExp, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!pattern.test(out[stream])) {
-      if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${out[stream].slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  return { child, out, exited, waitIn };
-}
 
 describe("hive86 run (kernels)", () => {
   it("boots the default guest to a prompt where typed commands run, and Ctrl-A x quits", async () => {
