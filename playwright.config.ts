@@ -3,6 +3,7 @@ import { defineConfig } from "@playwright/test";
 import { CHROMIUM, CHROMIUM_ARGS } from "./tools/chromium.mjs";
 
 const PORT = 5199;
+const SIGNAL_PORT = 5198;
 
 export default defineConfig({
   testDir: "tests/e2e",
@@ -17,8 +18,10 @@ export default defineConfig({
     launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS },
     permissions: ["camera", "microphone"],
   },
+  // The page and the signaling server, as `npm start` runs them (Vite forwards /signal).
   webServer: {
-    command: `npx vite --port ${PORT} --strictPort --host 127.0.0.1`,
+    command: `node tools/start.mjs --port ${PORT} --strictPort --host 127.0.0.1`,
+    env: { HIVE86_SIGNAL_PORT: String(SIGNAL_PORT) },
     url: `http://127.0.0.1:${PORT}/`,
     reuseExistingServer: false,
     timeout: 120_000,

@@ -504,13 +504,20 @@ class SourceMigration {
 
   private report(done: number, total: number): void {
     if (!this.options.onProgress) return;
-    const round = this.trace.rounds[this.trace.rounds.length - 1]?.round ?? 0;
+    const trace = this.snapshotTrace();
+    const current = trace.rounds[trace.rounds.length - 1];
+    if (current && current.durationMs === 0) {
+      // The round in flight: what it has sent so far.
+      const totals = this.batcher.totals;
+      current.dataPages = totals.dataPages - this.roundStartTotals.dataPages;
+      current.wireBytes = totals.wireBytes - this.roundStartTotals.wireBytes;
+    }
     this.options.onProgress({
       phase: this.phase,
-      round,
+      round: current?.round ?? 0,
       roundDone: done,
       roundTotal: total,
-      trace: this.snapshotTrace(),
+      trace,
     });
   }
 

@@ -23,6 +23,8 @@ export interface BootRequest {
   initrdUrl?: string;
   cmdline: string;
   ramBytes: number;
+  /** The balloon offers free page reporting (default true). */
+  freePageReporting?: boolean;
 }
 
 export interface VmEvents {
@@ -88,9 +90,17 @@ function serialTo(events: VmEvents) {
   return (bytes: Uint8Array) => events.serial(Comlink.transfer(bytes, [bytes.buffer]));
 }
 
-async function createMachine(ramBytes: number, events: VmEvents): Promise<Machine> {
+async function createMachine(
+  ramBytes: number,
+  events: VmEvents,
+  freePageReporting = true,
+): Promise<Machine> {
   if (machine) throw new Error("this worker already runs a machine");
-  return Machine.create({ ramBytes, onSerialOutput: serialTo(events) });
+  return Machine.create({
+    ramBytes,
+    balloon: { freePageReporting },
+    onSerialOutput: serialTo(events),
+  });
 }
 
 function watch(created: Machine, events: VmEvents): void {
@@ -110,7 +120,7 @@ const api = {
       fetchBytes(request.kernelUrl),
       request.initrdUrl ? fetchBytes(request.initrdUrl) : Promise.resolve(undefined),
     ]);
-    const created = await createMachine(request.ramBytes, events);
+    const created = await createMachine(request.ramBytes, events, request.freePageReporting);
     created.loadKernel(kernel, { cmdline: request.cmdline, initrd });
     run(created, events);
     return { kernelBytes: kernel.length };

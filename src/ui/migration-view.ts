@@ -1,0 +1,219 @@
+// The migration panel's DOM: the receive switch, the peer list, pairing,
+// a progress bar per round while a guest moves, and what the move did.
+import type { IncomingProgress } from "../migration/destination.ts";
+import type { Done } from "../migration/protocol.ts";
+import type { MigrationProgress } from "../migration/source.ts";
+import type { MigrationTrace } from "../migration/trace.ts";
+import type { TabInfo } from "./signaling/tab-directory.ts";
+
+function element<T extends HTMLElement>(selector: string): T {
+  const found = document.querySelector<T>(selector);
+  if (!found) throw new Error(`the page has no ${selector}`);
+  return found;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(2)} MB`;
+}
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+export class MigrationView<Target = unknown> {
+  onReceiveChange: (on: boolean) => void = () => {};
+  onMigrate: (target: Target) => void = () => {};
+  onPairCreate: () => void = () => {};
+  onPairJoin: (code: string) => void = () => {};
+
+  private readonly receiveSwitch = element<HTMLInputElement>("#receive-switch");
+  private readonly selfLabel = element<HTMLElement>("#self-label");
+  private readonly peerList = element<HTMLUListElement>("#peer-list");
+  private readonly verifyBox = element<HTMLInputElement>("#migrate-verify");
+  private readonly status = element<HTMLElement>("#migration-status");
+  private readonly rounds = element<HTMLOListElement>("#migration-rounds");
+  private readonly result = element<HTMLElement>("#migration-result");
+  private readonly pairStatus = element<HTMLElement>("#pair-status");
+  private readonly pairCode = element<HTMLInputElement>("#pair-code");
+  private peersKey = "";
+
+  constructor() {
+    this.receiveSwitch.addEventListener("change", () =>
+      this.onReceiveChange(this.receiveSwitch.checked),
+    );
+    element<HTMLButtonElement>("#pair-create").addEventListener("click", () => this.onPairCreate());
+    element<HTMLFormElement>("#pair-join").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const code = this.pairCode.value.trim();
+      if (code) this.onPairJoin(code);
+    });
+  }
+
+  get verify(): boolean {
+    return this.verifyBox.checked;
+  }
+
+  setSelf(label: string): void {
+    this.selfLabel.textContent = label;
+  }
+
+  setReceiving(on: boolean): void {
+    this.receiveSwitch.checked = on;
+    document.body.dataset.receiving = String(on);
+  }
+
+  setStatus(text: string): void {
+    this.status.textContent = text;
+  }
+
+  /** The migration did not happen: why, and the page is ready for the next. */
+  failed(reason: string): void {
+    document.body.dataset.migration = "abandoned";
+    this.setStatus(reason);
+  }
+
+  setPairing(text: string): void {
+    this.pairStatus.textContent = text;
+  }
+
+  renderPeers(
+    tabs: Array<{ target: Target; tab: TabInfo }>,
+    remote: { target: Target } | null,
+    canSend: boolean,
+  ): void {
+    // Tabs announce themselves every few seconds: rebuild only on a change, so
+    // a button is not replaced under the pointer.
+    const key = JSON.stringify([tabs.map(({ tab }) => tab), remote !== null, canSend]);
+    if (key === this.peersKey) return;
+    this.peersKey = key;
+    const rows = tabs.map(({ target, tab }) =>
+      this.peerRow(
+        `tab ${tab.label}`,
+        `${tab.state}${tab.receiving ? " · receiving" : ""}`,
+        target,
+        canSend,
+      ),
+    );
+    if (remote)
+      rows.push(this.peerRow("paired browser", "through the server", remote.target, canSend));
+    if (rows.length === 0) {
+      const empty = document.createElement("li");
+      empty.className = "note";
+      empty.textContent = "no other hive86 tab is open: open this page in a second tab";
+      rows.push(empty);
+    }
+    this.peerList.replaceChildren(...rows);
+  }
+
+  private peerRow(name: string, detail: string, target: Target, canSend: boolean): HTMLLIElement {
+    const row = document.createElement("li");
+    const label = document.createElement("span");
+    label.className = "peer-name";
+    label.textContent = name;
+    const info = document.createElement("span");
+    info.className = "peer-detail";
+    info.textContent = detail;
+    const button = document.createElement("button");
+    button.textContent = "Migrate here";
+    button.disabled = !canSend;
+    button.setAttribute("aria-label", `migrate this tab's guest to ${name}`);
+    button.addEventListener("click", () => this.onMigrate(target));
+    row.append(label, info, button);
+    return row;
+  }
+
+  begin(what: string): void {
+    document.body.dataset.migration = "active";
+    this.setStatus(what);
+    this.rounds.replaceChildren();
+    this.result.hidden = true;
+  }
+
+  /** The source's rounds: one bar each, the current one filling up. */
+  showSending(progress: MigrationProgress): void {
+    const { trace } = progress;
+    const rows = trace.rounds.map((round, i) => {
+      const current = i === trace.rounds.length - 1 && progress.phase !== "done";
+      const done =
+        current && progress.roundTotal > 0 ? progress.roundDone / progress.roundTotal : 1;
+      const pages = round.dataPages + (round.round === 0 ? 0 : round.zeroPages);
+      const text = round.final
+        ? `final: ${count(pages)} pages, guest paused`
+        : `${count(current ? progress.roundDone : round.candidatePages)} of ${count(round.candidatePages)} pages · ${megabytes(round.wireBytes)}`;
+      return this.roundRow(round.round, done, text);
+    });
+    this.rounds.replaceChildren(...rows);
+    const phase: Record<MigrationProgress["phase"], string> = {
+      connecting: "connecting…",
+      precopy: `round ${progress.round}: copying while the guest runs`,
+      "stop-and-copy": "guest paused: the last pages and the state",
+      handover: "waiting for the other tab to take over",
+      done: "done",
+    };
+    this.setStatus(phase[progress.phase]);
+  }
+
+  showReceiving(progress: IncomingProgress): void {
+    const phase: Record<IncomingProgress["phase"], string> = {
+      offered: "a guest is on its way",
+      receiving: `round ${progress.round}: ${count(progress.pages)} pages, ${megabytes(progress.wireBytes)} received`,
+      restoring: "restoring the machine",
+      running: "the guest runs here",
+      done: "done",
+    };
+    this.setStatus(phase[progress.phase]);
+  }
+
+  private roundRow(round: number, fraction: number, text: string): HTMLLIElement {
+    const row = document.createElement("li");
+    const label = document.createElement("span");
+    label.textContent = `round ${round}`;
+    const bar = document.createElement("progress");
+    bar.max = 1;
+    bar.value = fraction;
+    bar.setAttribute("aria-label", `round ${round} progress`);
+    const detail = document.createElement("span");
+    detail.className = "round-detail";
+    detail.textContent = text;
+    row.append(label, bar, detail);
+    return row;
+  }
+
+  /** What the move did, on the tab it left. */
+  showResult(trace: MigrationTrace): void {
+    document.body.dataset.migration = trace.outcome;
+    if (trace.outcome !== "completed") return;
+    this.fillResult({
+      downtimeMs: trace.downtimeMs ?? 0,
+      rounds: trace.rounds.length,
+      wireBytes: trace.totals.wireBytes + trace.totals.stateBytes,
+      dataPages: trace.totals.dataPages,
+      zeroPages: trace.totals.zeroPages,
+      balloonedPages: trace.totals.balloonedPages,
+      compressionRatio: trace.totals.compressionRatio,
+      totalMs: trace.totalMs,
+      verified: trace.verify ? trace.verify.match : null,
+    });
+  }
+
+  /** What the move did, on the tab the guest arrived in (the source's own figures). */
+  showArrival(trace: MigrationTrace, summary: Done | null): void {
+    document.body.dataset.migration = trace.outcome;
+    if (!summary) return;
+    this.fillResult({ ...summary, verified: trace.verify ? trace.verify.match : null });
+  }
+
+  private fillResult(figures: Done & { verified: boolean | null }): void {
+    element("#result-downtime").textContent = figures.downtimeMs.toFixed(1);
+    element("#result-rounds").textContent = String(figures.rounds);
+    element("#result-wire").textContent = megabytes(figures.wireBytes);
+    element("#result-sent").textContent = `${count(figures.dataPages)} pages`;
+    element("#result-zero").textContent = `${count(figures.zeroPages)} pages`;
+    element("#result-ballooned").textContent = `${count(figures.balloonedPages)} pages`;
+    element("#result-ratio").textContent = `${figures.compressionRatio.toFixed(2)} : 1`;
+    element("#result-total").textContent = `${figures.totalMs.toFixed(0)} ms`;
+    element("#result-verify").textContent =
+      figures.verified === null ? "off" : figures.verified ? "equal on both sides" : "DIFFERENT";
+    this.result.hidden = false;
+  }
+}
