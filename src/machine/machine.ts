@@ -368,6 +368,11 @@ export class Machine implements Steppable {
     this.clock.pause();
   }
 
+  /** The fraction of host time the guest runs (1: full speed). */
+  get throttle(): number {
+    return this.loop.throttle;
+  }
+
   /** Runs the guest for only `fraction` of the host's time (1: full speed); see RunLoop. */
   setThrottle(fraction: number): void {
     this.loop.setThrottle(fraction);

@@ -261,6 +261,7 @@ class DestinationMigration {
       dirtyPagesPerSecond: 0,
       bandwidthBytesPerSecond: 0,
       throttle: 1,
+      harvestMs: 0,
       estimatedDowntimeMs: 0,
       final: false,
     };

@@ -121,6 +121,7 @@ class SourceMigration {
   /** When the dirty log was last collected (the dirty rate's time base). */
   private lastCollect = performance.now();
   private rttMs = 0;
+  private lastHarvestMs = 0;
   /** When the stop-and-copy PING left, until its PONG is back. */
   private pingSentAt: number | null = null;
   private readonly checksum = (bytes: Uint8Array) => this.options.codec.checksum32(bytes);
@@ -349,7 +350,8 @@ class SourceMigration {
       wireBytes: 0,
       dirtyPagesPerSecond: 0,
       bandwidthBytesPerSecond: 0,
-      throttle: this.machine.loop.throttle,
+      throttle: this.machine.throttle,
+      harvestMs: this.lastHarvestMs,
       estimatedDowntimeMs: 0,
       final: this.phase === "stop-and-copy",
     };
@@ -420,8 +422,10 @@ class SourceMigration {
 
   /** The pages dirtied since the last call; `measure` credits them to the round just sent. */
   private collectDirty(measure = true): PageBitmap {
+    const before = performance.now();
     const dirty = this.log!.collect();
     const now = performance.now();
+    this.lastHarvestMs = round3(now - before);
     const last = this.trace.rounds[this.trace.rounds.length - 1];
     if (last && measure)
       last.dirtyPagesPerSecond = Math.round(rate(dirty.count, now - this.lastCollect));
@@ -457,7 +461,7 @@ class SourceMigration {
     this.outran = dirtyBytesPerSecond > this.bandwidth() / 2 ? this.outran + 1 : 0;
     if (this.outran < 2) return;
     this.outran = 0;
-    const share = Math.max(MIN_THROTTLE, this.machine.loop.throttle * THROTTLE_STEP);
+    const share = Math.max(MIN_THROTTLE, this.machine.throttle * THROTTLE_STEP);
     this.machine.setThrottle(share);
   }
 

@@ -35,6 +35,8 @@ export interface RoundTrace {
   bandwidthBytesPerSecond: number;
   /** Fraction of host time the guest ran during the round (auto-converge). */
   throttle: number;
+  /** Host time the dirty log's harvest of this round's pages took (0 for round 0). */
+  harvestMs: number;
   /** The downtime the dirty pages left after this round would have cost. */
   estimatedDowntimeMs: number;
   /** True for the stop-and-copy round, sent with the guest paused. */

@@ -113,7 +113,7 @@ describe("the Linux guest, moved live", () => {
     expect(Math.min(...trace.rounds.map((r) => r.throttle))).toBeLessThan(1);
     expect(trace.downtimeMs).toBeLessThanOrEqual(trace.settings.downtimeLimitMs);
     expect(trace.verify?.match).toBe(true);
-    expect(to.machine.loop.throttle).toBe(1); // the destination runs at full speed
+    expect(to.machine.throttle).toBe(1); // the destination runs at full speed
     expect(await to.run("echo fine-$((1+1))")).toBe("fine-2\n");
   }, 180_000);
 });

@@ -1,12 +1,14 @@
-// `npm run bench`: two benchmarks, each in Node and in headless Chromium.
+// `npm run bench`: the benchmarks, in Node and in headless Chromium.
 //  cpu:  the core's speed in MIPS on the cpu-mix guest program
 //        (tests/bench/programs/cpu-mix.asm), dirty tracking off and on;
 //  boot: boot-to-prompt time of the project's Linux guest (build/guest), and
-//        in the same Chromium the same kernel and initramfs on v86.
+//        in the same Chromium the same kernel and initramfs on v86;
+//  balloon: inflating and deflating 64 MiB in the guest (Node);
+//  migration: the guest moved live between two tabs (migration-bench.mjs).
 // Prints the tables and writes build/bench/results.json.
 //
-//   node tools/bench/run.mjs [--only cpu|boot|balloon] [--runs N] [--warmup N] [--boot-runs N]
-//                            [--balloon-rounds N]
+//   node tools/bench/run.mjs [--only cpu|boot|balloon|migration] [--runs N] [--warmup N]
+//                            [--boot-runs N] [--balloon-rounds N] [--migration-runs N]
 //                            [--boot-timeout S] [--no-browser] [--no-node] [--no-v86] [--realmode]
 //
 // Expects build/hive86.wasm (the npm script builds it first). A wrong checksum
@@ -15,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import { inChromium } from "./browser-harness.mjs";
+import { benchMigration, reportMigration } from "./migration-bench.mjs";
 import { cpus } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -43,6 +46,7 @@ const { values: opts } = parseArgs({
     "boot-runs": { type: "string", default: "3" },
     "boot-timeout": { type: "string", default: "180" },
     "balloon-rounds": { type: "string", default: "5" },
+    "migration-runs": { type: "string", default: "3" },
     "no-browser": { type: "boolean", default: false },
     "no-node": { type: "boolean", default: false },
     "no-v86": { type: "boolean", default: false },
@@ -51,14 +55,16 @@ const { values: opts } = parseArgs({
     realmode: { type: "boolean", default: false },
   },
 });
-if (opts.only !== undefined && !["cpu", "boot", "balloon"].includes(opts.only)) {
-  fail(`--only takes cpu, boot or balloon, got ${opts.only}`);
+if (opts.only !== undefined && !["cpu", "boot", "balloon", "migration"].includes(opts.only)) {
+  fail(`--only takes cpu, boot, balloon or migration, got ${opts.only}`);
 }
 const doCpu = opts.only === undefined || opts.only === "cpu";
 const doBoot = opts.only === undefined || opts.only === "boot";
 // Node only: the same machine code runs in the worker, the device work is what is timed.
 const doBalloon = (opts.only === undefined || opts.only === "balloon") && !opts["no-node"];
 const balloonRounds = positiveInt(opts["balloon-rounds"], "--balloon-rounds");
+const doMigration = (opts.only === undefined || opts.only === "migration") && !opts["no-browser"];
+const migrationRuns = positiveInt(opts["migration-runs"], "--migration-runs");
 const runs = positiveInt(opts.runs, "--runs");
 const warmup = Math.max(0, Number.parseInt(opts.warmup, 10) || 0);
 const bootRuns = positiveInt(opts["boot-runs"], "--boot-runs");
@@ -115,7 +121,7 @@ if (doCpu) {
 
 // The guest build is cached outside the checkout; build.sh only runs when
 // build/guest is missing, so a guest others are using is left alone.
-if ((doBoot || doBalloon) && !(existsSync(kernelPath) && existsSync(initrdPath))) {
+if ((doBoot || doBalloon || doMigration) && !(existsSync(kernelPath) && existsSync(initrdPath))) {
   log("build/guest is missing: running tools/guest/build.sh");
   const built = spawnSync("bash", [join(root, "tools", "guest", "build.sh")], { stdio: "inherit" });
   if (built.status !== 0) fail("tools/guest/build.sh failed (see above)");
@@ -197,7 +203,7 @@ if (doBalloon) {
 // ---- Chromium ----
 
 let chromiumVersion = null;
-if (!opts["no-browser"]) {
+if (!opts["no-browser"] && (doCpu || doBoot)) {
   try {
     const harness = {
       root,
@@ -289,6 +295,17 @@ async function bootInChromium(page, base) {
   }
 }
 
+let migrationResult = null;
+if (doMigration) {
+  log(`Chromium: ${migrationRuns} live migrations per workload, tab to tab`);
+  try {
+    migrationResult = await benchMigration({ root, runs: migrationRuns, log });
+    chromiumVersion ??= migrationResult.browserVersion;
+  } catch (error) {
+    fail(`migration in Chromium: ${errorText(error)}`);
+  }
+}
+
 // ---- report ----
 
 const machine = {
@@ -304,6 +321,8 @@ let bootJson = null;
 if (doBoot) bootJson = reportBoot();
 let balloonJson = null;
 if (balloonResult) balloonJson = reportBalloon(balloonResult);
+let migrationJson = null;
+if (migrationResult) migrationJson = reportMigration(migrationResult);
 console.log(
   `machine: ${machine.cpu} (${machine.cores} cores); node ${machine.node}; chromium ${machine.chromium ?? "not run"}`,
 );
@@ -321,6 +340,7 @@ const json = {
   ...(cpuJson ? { machine } : {}),
   boot: bootJson ?? previous.boot ?? null,
   balloon: balloonJson ?? previous.balloon ?? null,
+  migration: migrationJson ?? previous.migration ?? null,
 };
 writeFileSync(resultsPath, JSON.stringify(json, null, 2) + "\n");
 log(`wrote ${relative(root, resultsPath)}`);
