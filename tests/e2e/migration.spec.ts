@@ -4,7 +4,7 @@
 // counter carried on across no more than the downtime (plus a second), the
 // shell answers, kvm-clock is still its clock and the kernel did not complain.
 import { expect, test, type Page } from "@playwright/test";
-import { bootDemo, terminalText } from "./page-helpers.ts";
+import { bootDemo, consoleText, terminalText } from "./page-helpers.ts";
 
 interface Trace {
   outcome: string;
@@ -45,6 +45,32 @@ async function read(page: Page, expression: string): Promise<string> {
 async function lastTick(page: Page): Promise<number> {
   const ticks = [...(await terminalText(page)).matchAll(/tick (\d+)/g)];
   return Number(ticks.at(-1)?.[1] ?? -1);
+}
+
+/** The counter's ticks as [count, guest uptime] pairs, in a stretch of console text. */
+function ticks(text: string): Array<[number, number]> {
+  return [...text.matchAll(/^tick (\d+) ([\d.]+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+}
+
+/**
+ * The counter went on across the move: the destination's first tick follows
+ * the source's last, no reset, and the guest-time gap between them is at most
+ * the downtime plus a second.
+ */
+async function checkTicksAcross(from: Page, to: Page, downtimeMs: number): Promise<void> {
+  const sent = (await consoleText(from)).split("[hive86: the guest moved").at(-2)!;
+  const [lastCount, lastUptime] = ticks(sent).at(-1)!;
+  let arrived: Array<[number, number]> = [];
+  await expect
+    .poll(async () => {
+      arrived = ticks((await consoleText(to)).split("[hive86: a guest arrived").at(-1)!);
+      return arrived.length;
+    })
+    .toBeGreaterThan(3);
+  const [firstCount, firstUptime] = arrived[0]!;
+  expect(firstCount).toBe(lastCount + 1);
+  expect(firstUptime - lastUptime).toBeLessThan(0.1 + downtimeMs / 1000 + 1);
+  expect(firstUptime).toBeGreaterThan(lastUptime);
 }
 
 async function migrate(from: Page, to: Page): Promise<Trace> {
@@ -102,12 +128,13 @@ test("a running guest moves from tab A to tab B and back, keeping its processes 
   await openReceiver(b);
   await run(
     a,
-    "stty cols 200; (i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done) &",
-    /(tick 5)/,
+    "stty cols 200; (i=0; while :; do i=$((i+1)); echo tick $i $(cut -d' ' -f1 /proc/uptime); sleep 0.1; done) &",
+    /(tick 5 )/,
   );
 
   const beforeAB = await snapshotOf(a);
   const ab = await migrate(a, b);
+  await checkTicksAcross(a, b, ab.downtimeMs!);
   expect(ab.downtimeMs).toBeGreaterThan(0);
   await expect(b.locator("#result-downtime")).toHaveText(/^\d+\.\d$/);
   await expect(a.locator("#migration-rounds li").first()).toContainText("round 0");
@@ -119,6 +146,7 @@ test("a running guest moves from tab A to tab B and back, keeping its processes 
   await a.locator("#receive-switch").check();
   const beforeBA = await snapshotOf(b);
   const ba = await migrate(b, a);
+  await checkTicksAcross(b, a, ba.downtimeMs!);
   await checkMoved(a, beforeBA, ba.downtimeMs!);
   expect(errors).toEqual([]);
 });

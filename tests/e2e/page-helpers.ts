@@ -30,3 +30,32 @@ export async function runAndCapture(page: Page, command: string, pattern: RegExp
     .toBe(true);
   return captured;
 }
+
+/** Everything in the terminal's buffer, scrollback included (the page's window.hive86.terminal). */
+export async function consoleText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const { terminal } = (window as unknown as { hive86: { terminal: XtermLike } }).hive86;
+    const buffer = terminal.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buffer.length; i++) {
+      const line = buffer.getLine(i);
+      if (!line) continue;
+      // A wrapped row continues the line before it.
+      if (line.isWrapped && lines.length > 0)
+        lines[lines.length - 1] += line.translateToString(true);
+      else lines.push(line.translateToString(true));
+    }
+    return lines.join("\n");
+  });
+}
+
+interface XtermLike {
+  buffer: {
+    active: {
+      length: number;
+      getLine(
+        i: number,
+      ): { isWrapped: boolean; translateToString(trim: boolean): string } | undefined;
+    };
+  };
+}
