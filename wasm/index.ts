@@ -28,7 +28,9 @@ export function init(ramBytes: u32): u32 {
   const needPages = <i32>((<u64>RAM_BASE + <u64>ramBytes + 0xffff) >> 16);
   const have = memory.size();
   if (needPages > have && memory.grow(needPages - have) < 0) return 2;
-  memory.fill(RAM_BASE, 0, ramBytes);
+  // Grown memory is zero already: clearing it would touch (and commit) every page.
+  const oldEnd = <u64>have << 16;
+  if (oldEnd > <u64>RAM_BASE) memory.fill(RAM_BASE, 0, <u32>min<u64>(<u64>ramBytes, oldEnd - RAM_BASE));
   memory.fill(STATE_BASE, 0, S_END);
   memory.fill(DIRTY_BASE, 0, (ramBytes >> 15) + 1);
   store<u32>(STATE_BASE + S_RAM_SIZE, ramBytes);

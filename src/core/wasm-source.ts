@@ -24,10 +24,23 @@ async function readFileUrl(url: URL): Promise<Uint8Array<ArrayBuffer>> {
   }
 }
 
-export async function compileCore(
-  source: WasmSource = DEFAULT_WASM_URL,
-): Promise<WebAssembly.Module> {
+// A module fetched from a URL is compiled once per realm (page, worker,
+// process): a machine made for an arriving guest should not wait for it.
+const compiledUrls = new Map<string, Promise<WebAssembly.Module>>();
+
+export function compileCore(source: WasmSource = DEFAULT_WASM_URL): Promise<WebAssembly.Module> {
   if (!(source instanceof URL)) return WebAssembly.compile(source as BufferSource);
+  let compiled = compiledUrls.get(source.href);
+  if (!compiled) {
+    compiled = compileUrl(source);
+    compiledUrls.set(source.href, compiled);
+    // A failure is not kept: the next call tries again.
+    compiled.catch(() => compiledUrls.delete(source.href));
+  }
+  return compiled;
+}
+
+async function compileUrl(source: URL): Promise<WebAssembly.Module> {
   if (source.protocol === "file:") return WebAssembly.compile(await readFileUrl(source));
   const response = await fetch(source);
   if (!response.ok)

@@ -10,6 +10,7 @@ import {
   type MachineConfig,
 } from "../machine/machine-config.ts";
 import { ramDigest, stateDigest } from "./digest.ts";
+import { CalledOff, describeFailure } from "./failure.ts";
 import { IncomingMachine } from "./incoming-machine.ts";
 import type { PageCodec } from "./page-codec.ts";
 import {
@@ -27,8 +28,8 @@ import {
   type Hello,
   type StateChunk,
 } from "./protocol.ts";
-import { TRACE_VERSION, type MigrationTrace, type RoundTrace } from "./trace.ts";
-import { TransportClosedError, TransportTimeoutError, type MessageTransport } from "./transport.ts";
+import { newTrace, type MigrationTrace, type RoundTrace } from "./trace.ts";
+import type { MessageTransport } from "./transport.ts";
 
 export interface DestinationOptions {
   /** Builds the (not yet running) machine for the offered configuration, with this host's callbacks. */
@@ -60,15 +61,6 @@ export interface IncomingResult {
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
-class Refused extends Error {
-  constructor(
-    message: string,
-    readonly byPeer = false,
-  ) {
-    super(message);
-  }
-}
-
 /** Waits for one guest on `transport` and, when all goes well, runs it. */
 export async function receiveMigration(
   transport: MessageTransport,
@@ -97,31 +89,14 @@ class DestinationMigration {
     private readonly options: DestinationOptions,
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.trace = {
-      version: TRACE_VERSION,
-      role: "destination",
-      transport: transport.kind,
-      startedAt: new Date().toISOString(),
-      ramBytes: 0,
-      settings: { downtimeLimitMs: 0, maxRounds: 0, autoConverge: false, verify: false, codec: "" },
-      rounds: [],
-      totals: {
-        dataPages: 0,
-        zeroPages: 0,
-        balloonedPages: 0,
-        rawBytes: 0,
-        wireBytes: 0,
-        stateBytes: 0,
-        compressionRatio: 1,
-      },
-      rttMs: 0,
-      totalMs: 0,
-      downtimeMs: null,
-      clockAdvanceMs: null,
-      verify: null,
-      outcome: "abandoned",
-      reason: null,
-    };
+    // What the source chose arrives in HELLO.
+    this.trace = newTrace("destination", transport.kind, 0, {
+      downtimeLimitMs: 0,
+      maxRounds: 0,
+      autoConverge: false,
+      verify: false,
+      codec: "",
+    });
   }
 
   async run(): Promise<IncomingResult> {
@@ -146,7 +121,7 @@ class DestinationMigration {
   /** Checks the offer, builds the machine, says which codec to use. */
   private async welcome(hello: Hello): Promise<void> {
     if (hello.version !== PROTOCOL_VERSION) {
-      throw new Refused(
+      throw new CalledOff(
         `the source speaks migration protocol version ${hello.version}; this hive86 speaks ${PROTOCOL_VERSION}`,
       );
     }
@@ -154,24 +129,24 @@ class DestinationMigration {
       (name) => name === CODEC_NAMES[Codec.LZ] || name === CODEC_NAMES[Codec.NONE],
     );
     if (!codec)
-      throw new Refused(`none of the source's codecs (${hello.codecs.join(", ")}) is known here`);
+      throw new CalledOff(`none of the source's codecs (${hello.codecs.join(", ")}) is known here`);
     let config: MachineConfig;
     try {
       config = parseMachineConfig(hello.config);
     } catch (error) {
-      throw new Refused(`the offered machine is malformed: ${(error as Error).message}`);
+      throw new CalledOff(`the offered machine is malformed: ${(error as Error).message}`);
     }
     const maxRam = this.options.maxRamBytes ?? MAX_RAM_BYTES;
     if (config.ramBytes > maxRam) {
-      throw new Refused(
+      throw new CalledOff(
         `the guest has ${config.ramBytes / 2 ** 20} MiB of RAM; this host takes at most ${maxRam / 2 ** 20} MiB`,
       );
     }
     const refusal = this.options.accept?.(config);
-    if (refusal) throw new Refused(refusal);
+    if (refusal) throw new CalledOff(refusal);
     const machine = await this.options.createMachine(config);
     const mismatch = configMismatch(config, machine.config) ?? componentMismatch(hello, machine);
-    if (mismatch) throw new Refused(mismatch);
+    if (mismatch) throw new CalledOff(mismatch);
     this.incoming = new IncomingMachine(machine, this.options.codec);
     this.verify = hello.verify;
     this.trace.ramBytes = config.ramBytes;
@@ -238,7 +213,7 @@ class DestinationMigration {
         return;
       }
       case MessageType.ABANDON:
-        throw new Refused(`the source called it off: ${decoded.body.reason}`, true);
+        throw new CalledOff(`the source called it off: ${decoded.body.reason}`, true);
       default:
         throw new ProtocolError(`the source sent ${messageTypeName(decoded.type)} mid-migration`);
     }
@@ -305,7 +280,7 @@ class DestinationMigration {
       this.incoming!.restore(state);
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
-      throw new Refused(`the machine state is refused: ${(error as Error).message}`);
+      throw new CalledOff(`the machine state is refused: ${(error as Error).message}`);
     }
     const ready: ControlBodies[typeof MessageType.READY] = {};
     if (this.verify) {
@@ -381,8 +356,8 @@ class DestinationMigration {
 
   private fail(error: unknown): IncomingResult {
     if (this.running) return this.finish("completed", null); // the guest is ours already
-    const reason = describeFailure(error);
-    const told = error instanceof Refused && error.byPeer;
+    const reason = describeFailure(error, "source");
+    const told = error instanceof CalledOff && error.byPeer;
     if (!told && this.transport.closedReason === null) {
       try {
         this.send(MessageType.ABANDON, { reason });
@@ -419,14 +394,4 @@ function componentMismatch(hello: Hello, machine: Machine): string | null {
 
 function hex(value: number): string {
   return "0x" + (value >>> 0).toString(16);
-}
-
-function describeFailure(error: unknown): string {
-  if (error instanceof Refused) return error.message;
-  if (error instanceof TransportClosedError) return `the connection closed (${error.reason})`;
-  if (error instanceof TransportTimeoutError) {
-    return `the source went silent for ${(error.waitedMs / 1000).toFixed(0)} s`;
-  }
-  if (error instanceof ProtocolError) return `the source broke the protocol: ${error.message}`;
-  return `internal error: ${error instanceof Error ? error.message : String(error)}`;
 }

@@ -6,7 +6,7 @@
 //     |--------------------------------------------------->|  checks the config,
 //     |              WELCOME (codec)  |  ABANDON (reason)  |  builds an empty machine
 //     |<---------------------------------------------------|
-//     |  PING / PONG (x3: the round-trip time)              |
+//     |  PING / PONG (the round-trip time)                  |
 //     |<-------------------------------------------------->|
 //     |  PAGES ... PAGES  ROUND_END(0)   round 0: every    |
 //     |--------------------------------------------------->|  page neither zero
@@ -17,9 +17,9 @@
 //     |                          ROUND_ACK(n)               |  until the rest fits
 //     |<---------------------------------------------------|  the downtime limit
 //   pause
-//     |  PAGES ... ROUND_END(last)  STATE ... STATE         |
+//     |  PING  PAGES ... ROUND_END(last)  STATE ... STATE   |
 //     |--------------------------------------------------->|  restores the state
-//     |                   READY (hashes, in verify mode)    |  (not running yet)
+//     |     PONG  ROUND_ACK(last)  READY (hashes, verify)   |  (not running yet)
 //     |<---------------------------------------------------|
 //   released: this side never runs the guest again
 //     |  GO (time paused so far, one-way delay)             |

@@ -8,6 +8,7 @@ import type { DirtyLogReader } from "../machine/dirty-log.ts";
 import { yieldToHost } from "../machine/run-loop.ts";
 import type { PageBitmap } from "../platform/page-bitmap.ts";
 import { ramDigest, stateDigest } from "./digest.ts";
+import { CalledOff, describeFailure } from "./failure.ts";
 import { PageBatcher } from "./page-batcher.ts";
 import type { PageCodec } from "./page-codec.ts";
 import {
@@ -27,8 +28,8 @@ import {
   type ControlType,
   type Decoded,
 } from "./protocol.ts";
-import { rate, TRACE_VERSION, type MigrationTrace, type RoundTrace } from "./trace.ts";
-import { TransportClosedError, TransportTimeoutError, type MessageTransport } from "./transport.ts";
+import { newTrace, rate, type MigrationTrace, type RoundTrace } from "./trace.ts";
+import type { MessageTransport } from "./transport.ts";
 import { isZeroPage } from "./zero-page.ts";
 
 export interface SourceOptions {
@@ -75,19 +76,9 @@ const SMALL_DIRTY_PAGES = 16;
 /** Auto-converge: each step runs the guest for this share of what it had. */
 const THROTTLE_STEP = 0.6;
 const MIN_THROTTLE = 0.02;
-/** The PING sent at the pause (the handshake's are 1..3). */
-const FINAL_PING = 4;
-
-/** The migration is called off with a reason for a person. */
-class Abandoned extends Error {
-  constructor(
-    message: string,
-    /** The destination said so (no need to tell it). */
-    readonly byPeer = false,
-  ) {
-    super(message);
-  }
-}
+/** The handshake's PING, and the one sent at the pause. */
+const FIRST_PING = 1;
+const FINAL_PING = 2;
 
 /**
  * Moves the machine's guest over `transport` to a destination running
@@ -142,43 +133,19 @@ class SourceMigration {
     this.batcher = new PageBatcher(options.codec, compress, (message) =>
       this.transport.send(message),
     );
-    this.trace = {
-      version: TRACE_VERSION,
-      role: "source",
-      transport: transport.kind,
-      startedAt: new Date().toISOString(),
-      ramBytes: machine.core.memory.ramBytes,
-      settings: {
-        downtimeLimitMs: this.limitMs,
-        maxRounds: this.maxRounds,
-        autoConverge: options.autoConverge ?? true,
-        verify: options.verify ?? false,
-        codec: compress ? CODEC_NAMES[Codec.LZ] : CODEC_NAMES[Codec.NONE],
-      },
-      rounds: [],
-      totals: {
-        dataPages: 0,
-        zeroPages: 0,
-        balloonedPages: 0,
-        rawBytes: 0,
-        wireBytes: 0,
-        stateBytes: 0,
-        compressionRatio: 1,
-      },
-      rttMs: 0,
-      totalMs: 0,
-      downtimeMs: null,
-      clockAdvanceMs: null,
-      verify: null,
-      outcome: "abandoned",
-      reason: null,
-    };
+    this.trace = newTrace("source", transport.kind, machine.core.memory.ramBytes, {
+      downtimeLimitMs: this.limitMs,
+      maxRounds: this.maxRounds,
+      autoConverge: options.autoConverge ?? true,
+      verify: options.verify ?? false,
+      codec: compress ? CODEC_NAMES[Codec.LZ] : CODEC_NAMES[Codec.NONE],
+    });
   }
 
   async run(): Promise<MigrationTrace> {
     try {
       if (this.machine.runState === "stopped") {
-        throw new Abandoned("the guest has stopped: there is nothing to move");
+        throw new CalledOff("the guest has stopped: there is nothing to move");
       }
       await this.handshake();
       await this.measureRoundTrip();
@@ -219,17 +186,14 @@ class SourceMigration {
     }
   }
 
+  /** One PING: the estimate only needs its order of magnitude (GO's delay is measured again, paused). */
   private async measureRoundTrip(): Promise<void> {
-    let best = Infinity;
-    for (let id = 1; id <= 3; id++) {
-      const sent = performance.now();
-      this.sendControl(MessageType.PING, { id });
-      const pong = await this.expect(MessageType.PONG);
-      if (pong.id !== id) throw new ProtocolError(`PONG ${pong.id} answers no PING`);
-      best = Math.min(best, performance.now() - sent);
-    }
-    this.rttMs = best;
-    this.trace.rttMs = round3(best);
+    const sent = performance.now();
+    this.sendControl(MessageType.PING, { id: FIRST_PING });
+    const pong = await this.expect(MessageType.PONG);
+    if (pong.id !== FIRST_PING) throw new ProtocolError(`PONG ${pong.id} answers no PING`);
+    this.rttMs = performance.now() - sent;
+    this.trace.rttMs = round3(this.rttMs);
   }
 
   /** Every page neither zero nor ballooned (the destination starts with zeroed RAM). */
@@ -307,7 +271,7 @@ class SourceMigration {
     if (verify) {
       verify.match = ready.ramHash === verify.ram && ready.stateHash === verify.state;
       if (!verify.match) {
-        throw new Abandoned(
+        throw new CalledOff(
           `the destination's copy differs (RAM ${ready.ramHash} vs ${verify.ram}, ` +
             `state ${ready.stateHash} vs ${verify.state}): the guest stays here`,
         );
@@ -556,7 +520,7 @@ class SourceMigration {
       return;
     }
     if (decoded.type === MessageType.ABANDON) {
-      throw new Abandoned(`the destination called it off: ${decoded.body.reason}`, true);
+      throw new CalledOff(`the destination called it off: ${decoded.body.reason}`, true);
     }
     const expecting = wanted ? ` while waiting for ${messageTypeName(wanted)}` : "";
     throw new ProtocolError(`the destination sent ${messageTypeName(decoded.type)}${expecting}`);
@@ -576,8 +540,8 @@ class SourceMigration {
   }
 
   private fail(error: unknown): MigrationTrace {
-    const reason = describeFailure(error);
-    const peerSaysNotStarted = error instanceof Abandoned && error.byPeer;
+    const reason = describeFailure(error, "destination");
+    const peerSaysNotStarted = error instanceof CalledOff && error.byPeer;
     if (this.released && !peerSaysNotStarted) {
       // GO left; without RESUMED we cannot know whether it arrived. Running
       // here could run the guest twice: keep the paused copy.
@@ -586,7 +550,7 @@ class SourceMigration {
         `${reason}; the destination may be running the guest, so this copy stays paused`,
       );
     }
-    if (!(error instanceof Abandoned && error.byPeer) && this.transport.closedReason === null) {
+    if (!(error instanceof CalledOff && error.byPeer) && this.transport.closedReason === null) {
       try {
         this.sendControl(MessageType.ABANDON, { reason });
       } catch {
@@ -600,16 +564,6 @@ class SourceMigration {
     }
     return trace;
   }
-}
-
-function describeFailure(error: unknown): string {
-  if (error instanceof Abandoned) return error.message;
-  if (error instanceof TransportClosedError) return `the connection closed (${error.reason})`;
-  if (error instanceof TransportTimeoutError) {
-    return `the destination did not answer for ${(error.waitedMs / 1000).toFixed(0)} s`;
-  }
-  if (error instanceof ProtocolError) return `the destination broke the protocol: ${error.message}`;
-  return `internal error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 function round3(value: number): number {

@@ -83,6 +83,40 @@ export interface MigrationTrace {
   reason: string | null;
 }
 
+/** A trace before anything happened: no rounds, no bytes, not completed. */
+export function newTrace(
+  role: MigrationTrace["role"],
+  transport: string,
+  ramBytes: number,
+  settings: MigrationTrace["settings"],
+): MigrationTrace {
+  return {
+    version: TRACE_VERSION,
+    role,
+    transport,
+    startedAt: new Date().toISOString(),
+    ramBytes,
+    settings,
+    rounds: [],
+    totals: {
+      dataPages: 0,
+      zeroPages: 0,
+      balloonedPages: 0,
+      rawBytes: 0,
+      wireBytes: 0,
+      stateBytes: 0,
+      compressionRatio: 1,
+    },
+    rttMs: 0,
+    totalMs: 0,
+    downtimeMs: null,
+    clockAdvanceMs: null,
+    verify: null,
+    outcome: "abandoned",
+    reason: null,
+  };
+}
+
 /** Bytes per second from a byte count and a duration in ms (0 when there is no duration). */
 export function rate(bytes: number, ms: number): number {
   return ms > 0 ? (bytes * 1000) / ms : 0;

@@ -45,22 +45,23 @@ export class MigrationPanel {
   /** The last migration's trace (either direction), for the console's hive86.lastTrace. */
   lastTrace: MigrationTrace | null = null;
   private readonly view = new MigrationView<Target>();
-  private receiving: boolean;
+  private receiving = false;
   private busy = false;
+  /** While receiving: a worker with its wasm compiled, so an arriving guest's machine is built at once. */
+  private standby: VmHandle | null = null;
   private remote: SignalingServerClient | null = null;
 
   constructor(
     private readonly host: MigrationHost,
     options: { receiving: boolean; state: string },
   ) {
-    this.receiving = options.receiving;
     this.directory = new TabDirectory({
       label: Math.random().toString(36).slice(2, 6),
       receiving: options.receiving,
       state: options.state,
     });
     this.view.setSelf(`tab ${this.directory.self.label}`);
-    this.view.setReceiving(options.receiving);
+    this.setReceiving(options.receiving);
     this.view.onReceiveChange = (on) => this.setReceiving(on);
     this.view.onMigrate = (target) => void this.migrate(target);
     this.view.onPairCreate = () => void this.pair(null);
@@ -81,6 +82,19 @@ export class MigrationPanel {
     this.receiving = on;
     this.directory.update({ receiving: on });
     this.view.setReceiving(on);
+    if (on && !this.standby) {
+      this.standby = this.host.spawn();
+      void this.standby.vm.prepare();
+    } else if (!on && this.standby) {
+      this.standby.worker.terminate();
+      this.standby = null;
+    }
+  }
+
+  private takeStandby(): VmHandle {
+    const ready = this.standby ?? this.host.spawn();
+    this.standby = null;
+    return ready;
   }
 
   private renderPeers(peers: TabInfo[]): void {
@@ -153,7 +167,7 @@ export class MigrationPanel {
   private async receive(from: string, signaling: SignalingChannel): Promise<void> {
     this.begin(`receiving a guest from ${from}`);
     const link = openPeerLink(signaling, "answerer");
-    const next = this.host.spawn();
+    const next = this.takeStandby();
     const received = next.vm.receive(
       Comlink.transfer(link.channel, [link.channel]),
       { maxRamBytes: MAX_INCOMING_RAM },
@@ -171,10 +185,12 @@ export class MigrationPanel {
       } else {
         next.worker.terminate();
         this.view.failed(`nothing arrived: ${trace.reason}`);
+        this.setReceiving(this.receiving); // a fresh standby worker for the next try
       }
     } catch (error) {
       next.worker.terminate();
       this.view.failed(`nothing arrived: ${(error as Error).message}`);
+      this.setReceiving(this.receiving);
     } finally {
       link.close("the migration is over");
       this.end(signaling);

@@ -13,6 +13,7 @@ import type { MachineConfig } from "../machine/machine-config.ts";
 import { receiveMigration, type IncomingProgress } from "../migration/destination.ts";
 import { PageCodec } from "../migration/page-codec.ts";
 import type { Done } from "../migration/protocol.ts";
+import { compileCore } from "../core/wasm-source.ts";
 import { captureSnapshot, loadSnapshot, type SnapshotSummary } from "../migration/snapshot.ts";
 import { migrateOut, type MigrationProgress } from "../migration/source.ts";
 import type { MigrationTrace } from "../migration/trace.ts";
@@ -115,6 +116,14 @@ function run(created: Machine, events: VmEvents): void {
 }
 
 const api = {
+  /**
+   * Compiles the core and the page codec ahead of need: a worker kept ready
+   * for an arriving guest builds its machine without waiting for them.
+   */
+  async prepare(): Promise<void> {
+    await Promise.all([compileCore(), pageCodec()]);
+  },
+
   async boot(request: BootRequest, events: VmEvents): Promise<{ kernelBytes: number }> {
     const [kernel, initrd] = await Promise.all([
       fetchBytes(request.kernelUrl),
@@ -123,6 +132,7 @@ const api = {
     const created = await createMachine(request.ramBytes, events, request.freePageReporting);
     created.loadKernel(kernel, { cmdline: request.cmdline, initrd });
     run(created, events);
+    void pageCodec(); // ready before the first migration
     return { kernelBytes: kernel.length };
   },
 

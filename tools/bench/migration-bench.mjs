@@ -184,7 +184,8 @@ export async function benchMigration({ root, runs, log }) {
         log(
           `  ${scenario.name} ${i + 1}/${runs}: total ${trace.totalMs.toFixed(0)} ms, downtime ` +
             `${trace.downtimeMs.toFixed(1)} ms, ${trace.rounds.length} rounds, ` +
-            `${((trace.totals.wireBytes + trace.totals.stateBytes) / 1e6).toFixed(2)} MB`,
+            `${((trace.totals.wireBytes + trace.totals.stateBytes) / 1e6).toFixed(2)} MB; ` +
+            `handshake ${trace.rounds[0].startMs.toFixed(0)} ms, round 0 ${trace.rounds[0].durationMs.toFixed(0)} ms`,
         );
       }
     }
