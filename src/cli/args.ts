@@ -191,8 +191,8 @@ Guest:
                     build/guest/initramfs.cpio.gz (made by "npm run guest").
   --initrd FILE     initramfs / initrd image for --kernel
   --append CMDLINE  kernel command line (default "${DEFAULT_APPEND}")
-  --restore FILE    resume a snapshot (written by the monitor's "save FILE");
-                    --ram must match the machine it came from.
+  --restore FILE    resume a snapshot (written by the monitor's "save FILE" or
+                    the page's Save); the machine is made as the snapshot says.
   --incoming ws://HOST:PORT
                     wait there for a guest migrating from another runner (its
                     monitor's "migrate ws://HOST:PORT"), then run it; with

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { MAX_ROM_BYTES } from "../core/core.ts";
 import { KernelImageError } from "../machine/boot/bzimage.ts";
 import { MultibootImageError } from "../machine/boot/multiboot.ts";
-import { loadSnapshot, SnapshotError } from "../migration/snapshot.ts";
+import { loadSnapshot, snapshotConfig, SnapshotError } from "../migration/snapshot.ts";
 import {
   Machine,
   type ClockMode,
@@ -224,8 +224,12 @@ async function obtainMachine(
   const kernel = files ? readInput(files.kernel, "--kernel") : null;
   const initrd = files?.initrd ? readInput(files.initrd, "--initrd") : undefined;
   const snapshot = command.restorePath ? readInput(command.restorePath, "--restore") : null;
-  const machine = await Machine.create({ ...host, ramBytes: command.ramBytes });
+  let machine: Machine;
   try {
+    // A snapshot says what machine it needs.
+    machine = snapshot
+      ? await Machine.fromConfig(snapshotConfig(snapshot), host)
+      : await Machine.create({ ...host, ramBytes: command.ramBytes });
     if (snapshot) loadSnapshot(machine, snapshot);
     else machine.loadKernel(kernel!, { cmdline: command.append ?? DEFAULT_APPEND, initrd });
   } catch (error) {

@@ -13,6 +13,7 @@
 // it changes the machine: a corrupted or truncated file is refused with a
 // message and the machine is left as it was.
 import type { Machine } from "../machine/machine.ts";
+import { parseMachineConfig, type MachineConfig } from "../machine/machine-config.ts";
 import type { MachineState } from "../machine/machine-state.ts";
 import { Crc32 } from "./crc32.ts";
 
@@ -105,7 +106,7 @@ export function saveSnapshot(machine: Machine): { bytes: Uint8Array; summary: Sn
 export async function captureSnapshot(
   machine: Machine,
 ): Promise<{ bytes: Uint8Array; summary: SnapshotSummary }> {
-  const wasRunning = machine.loop.current === "running";
+  const wasRunning = machine.runState === "running";
   await machine.pause();
   try {
     return saveSnapshot(machine);
@@ -156,11 +157,12 @@ function parseInfo(json: Uint8Array, ramBytes: number, storedPages: number): Sna
   return info as SnapshotInfo;
 }
 
-/**
- * Loads a snapshot into a paused machine of the same RAM size. Everything is
- * checked first; a refused file changes nothing.
- */
-export function loadSnapshot(machine: Machine, bytes: Uint8Array): SnapshotSummary {
+/** The header and the JSON block of a snapshot, checked (CRC included), not yet applied. */
+function readEnvelope(bytes: Uint8Array): {
+  json: Uint8Array;
+  jsonBytes: number;
+  storedPages: number;
+} {
   if (bytes.length < HEADER_BYTES) {
     throw new SnapshotError(
       `a snapshot is at least ${HEADER_BYTES} bytes; this is ${bytes.length}`,
@@ -188,12 +190,39 @@ export function loadSnapshot(machine: Machine, bytes: Uint8Array): SnapshotSumma
   if (crc !== view.getUint32(20, true)) {
     throw new SnapshotError("the snapshot is corrupted: its CRC-32 does not match");
   }
+  return { json: bytes.subarray(HEADER_BYTES, HEADER_BYTES + jsonBytes), jsonBytes, storedPages };
+}
+
+/**
+ * The configuration of the machine a snapshot was taken of: build the
+ * machine to load it into from this (Machine.fromConfig).
+ */
+export function snapshotConfig(bytes: Uint8Array): MachineConfig {
+  const { json } = readEnvelope(bytes);
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch (error) {
+    throw new SnapshotError(`the snapshot's JSON block does not parse: ${String(error)}`);
+  }
+  const machine = (value as { machine?: { config?: unknown } } | null)?.machine;
+  try {
+    return parseMachineConfig(machine?.config);
+  } catch (error) {
+    throw new SnapshotError(
+      `the snapshot's machine configuration is refused: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Loads a snapshot into a paused machine of the same configuration. Everything
+ * is checked first; a refused file changes nothing.
+ */
+export function loadSnapshot(machine: Machine, bytes: Uint8Array): SnapshotSummary {
+  const { json, jsonBytes, storedPages } = readEnvelope(bytes);
   const memory = machine.core.memory;
-  const info = parseInfo(
-    bytes.subarray(HEADER_BYTES, HEADER_BYTES + jsonBytes),
-    memory.ramBytes,
-    storedPages,
-  );
+  const info = parseInfo(json, memory.ramBytes, storedPages);
   // Atomic: a state any component refuses leaves the machine as it was.
   try {
     machine.restoreState(info.machine);

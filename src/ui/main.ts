@@ -180,11 +180,7 @@ async function start(): Promise<void> {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const next = newVm();
     try {
-      const summary = await next.vm.restore(
-        Comlink.transfer(bytes, [bytes.buffer]),
-        RAM_BYTES,
-        events,
-      );
+      const summary = await next.vm.restore(Comlink.transfer(bytes, [bytes.buffer]), events);
       current?.worker.terminate();
       current = next;
       say(`restored ${file.name}`);

@@ -14,7 +14,12 @@ import { receiveMigration, type IncomingProgress } from "../migration/destinatio
 import { PageCodec } from "../migration/page-codec.ts";
 import type { Done } from "../migration/protocol.ts";
 import { compileCore } from "../core/wasm-source.ts";
-import { captureSnapshot, loadSnapshot, type SnapshotSummary } from "../migration/snapshot.ts";
+import {
+  captureSnapshot,
+  loadSnapshot,
+  snapshotConfig,
+  type SnapshotSummary,
+} from "../migration/snapshot.ts";
 import { migrateOut, type MigrationProgress } from "../migration/source.ts";
 import type { MigrationTrace } from "../migration/trace.ts";
 import { openDataChannelTransport } from "../migration/transports/data-channel.ts";
@@ -137,8 +142,12 @@ const api = {
   },
 
   /** Resumes a snapshot (from saveSnapshot(), here or in another tab) instead of booting. */
-  async restore(bytes: Uint8Array, ramBytes: number, events: VmEvents): Promise<SnapshotSummary> {
-    const created = await createMachine(ramBytes, events);
+  async restore(bytes: Uint8Array, events: VmEvents): Promise<SnapshotSummary> {
+    if (machine) throw new Error("this worker already runs a machine");
+    // The snapshot says what machine it needs.
+    const created = await Machine.fromConfig(snapshotConfig(bytes), {
+      onSerialOutput: serialTo(events),
+    });
     const summary = loadSnapshot(created, bytes);
     run(created, events);
     return summary;

@@ -5,7 +5,12 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Machine } from "../../src/machine/machine.ts";
 import { crc32 } from "../../src/migration/crc32.ts";
-import { loadSnapshot, saveSnapshot, SnapshotError } from "../../src/migration/snapshot.ts";
+import {
+  loadSnapshot,
+  saveSnapshot,
+  snapshotConfig,
+  SnapshotError,
+} from "../../src/migration/snapshot.ts";
 import { guestFiles, LinuxSession } from "../helpers/linux-guest.ts";
 import { sleep, until } from "../helpers/wait.ts";
 
@@ -161,6 +166,9 @@ describe("snapshot files", () => {
       expect(target.saveState(), what).toEqual(state);
       expect(ramHash(target), what).toBe(hash);
     }
+    // The file says what machine it needs; a damaged one is refused before any is made.
+    expect(snapshotConfig(bytes)).toEqual(source.config);
+    expect(() => snapshotConfig(flipped)).toThrow(/CRC-32 does not match/);
     const otherRam = await deterministic({ text: "" }, 64 * MIB);
     expect(() => loadSnapshot(otherRam, bytes)).toThrow(SnapshotError);
     expect(() => loadSnapshot(otherRam, bytes)).toThrow(
