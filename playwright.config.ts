@@ -1,6 +1,6 @@
 // End-to-end tests in Debian's Chromium against the Vite dev server.
 import { defineConfig } from "@playwright/test";
-import { CHROMIUM, CHROMIUM_ARGS } from "./tools/chromium.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_PERMISSIONS } from "./tools/chromium.mjs";
 
 const PORT = 5199;
 const SIGNAL_PORT = 5198;
@@ -16,7 +16,7 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
     launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS },
-    permissions: ["camera", "microphone"],
+    permissions: CHROMIUM_PERMISSIONS,
   },
   // The page and the signaling server, as `npm start` runs them (Vite forwards /signal).
   webServer: {

@@ -13,3 +13,10 @@ export const CHROMIUM_ARGS = [
   "--disable-features=WebRtcHideLocalIpsWithMdns",
   "--allow-loopback-in-peer-connection",
 ];
+
+/**
+ * What every browser context needs for WebRTC on a loopback-only network:
+ * without the camera permission Chromium gathers no ICE candidates there (no
+ * getUserMedia call is needed).
+ */
+export const CHROMIUM_PERMISSIONS = ["camera", "microphone"];

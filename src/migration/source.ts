@@ -67,8 +67,8 @@ export const DEFAULT_MAX_ROUNDS = 30;
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Host time the engine works before it lets the guest run again. */
 const SLICE_MS = 6;
-/** Bytes the wire may hold before the engine waits for it to drain. */
-const HIGH_WATER_BYTES = 2 * 1024 * 1024;
+/** Bytes the wire may hold before the engine waits for it to drain (see data-channel.ts). */
+const HIGH_WATER_BYTES = 384 * 1024;
 /** Pages looked at between checks for room, time and messages. */
 const CHUNK_PAGES = 64;
 /** A dirty set this small is not worth another round. */
@@ -239,6 +239,11 @@ class SourceMigration {
 
   private async stopAndCopy(carried: PageBitmap): Promise<void> {
     this.phase = "stop-and-copy";
+    if (this.machine.runState === "stopped") {
+      throw new CalledOff(
+        `the guest stopped (${this.machine.stopReason ?? "by itself"}) during the migration`,
+      );
+    }
     await this.machine.pause();
     this.pausedAt = performance.now();
     // Measured now, with no guest slices delaying either side: GO's transit time.
@@ -247,9 +252,20 @@ class SourceMigration {
     const final = this.collectDirty(false);
     final.addAll(carried);
     const last = this.trace.rounds[this.trace.rounds.length - 1]!;
+    const switchover = {
+      lastPagesQueuedMs: 0,
+      stateQueuedMs: 0,
+      lastPagesAckedMs: 0,
+      readyMs: 0,
+      goMs: 0,
+      resumedMs: 0,
+    };
+    this.trace.switchover = switchover;
     await this.sendDirty(last.round + 1, final, true);
+    switchover.lastPagesQueuedMs = this.sincePause();
     const state = JSON.stringify(this.machine.saveState());
     await this.sendState(state);
+    switchover.stateQueuedMs = this.sincePause();
     this.report(0, 0);
     if (this.trace.settings.verify) {
       // Overlaps with the destination's restore: both sides are paused.
@@ -265,8 +281,11 @@ class SourceMigration {
   private async handOver(): Promise<void> {
     this.phase = "handover";
     const final = this.trace.rounds[this.trace.rounds.length - 1]!;
+    const switchover = this.trace.switchover!;
     await this.expectAck(final);
+    switchover.lastPagesAckedMs = this.sincePause();
     const ready = await this.expect(MessageType.READY);
+    switchover.readyMs = this.sincePause();
     const verify = this.trace.verify;
     if (verify) {
       verify.match = ready.ramHash === verify.ram && ready.stateHash === verify.state;
@@ -282,7 +301,9 @@ class SourceMigration {
       pausedMs: performance.now() - this.pausedAt!,
       oneWayMs: this.rttMs / 2,
     });
+    switchover.goMs = this.sincePause();
     const resumed = await this.expect(MessageType.RESUMED);
+    switchover.resumedMs = this.sincePause();
     this.trace.downtimeMs = round3(performance.now() - this.pausedAt!);
     this.trace.clockAdvanceMs = round3(resumed.clockAdvanceMs);
     this.trace.totalMs = round3(performance.now() - this.started);
@@ -296,6 +317,10 @@ class SourceMigration {
       balloonedPages: this.trace.totals.balloonedPages,
       compressionRatio: this.trace.totals.compressionRatio,
     });
+  }
+
+  private sincePause(): number {
+    return round3(performance.now() - this.pausedAt!);
   }
 
   // ---- rounds ----
@@ -465,7 +490,7 @@ class SourceMigration {
     if (this.transport.bufferedBytes > HIGH_WATER_BYTES) await this.transport.drained();
     if (performance.now() - this.sliceStart > SLICE_MS) {
       this.report(done, total);
-      if (this.phase === "precopy") await yieldToHost();
+      await yieldToHost();
       this.sliceStart = performance.now();
     }
   }

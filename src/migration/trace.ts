@@ -76,6 +76,15 @@ export interface MigrationTrace {
   downtimeMs: number | null;
   /** How far the destination moved the guest's clock for the downtime. */
   clockAdvanceMs: number | null;
+  /** The switchover step by step, in ms from the source's pause (null before the pause). */
+  switchover: {
+    lastPagesQueuedMs: number;
+    stateQueuedMs: number;
+    lastPagesAckedMs: number;
+    readyMs: number;
+    goMs: number;
+    resumedMs: number;
+  } | null;
   /** Verify mode: digests of RAM and state on both sides. */
   verify: { ram: string; state: string; match: boolean } | null;
   outcome: MigrationOutcome;
@@ -111,6 +120,7 @@ export function newTrace(
     totalMs: 0,
     downtimeMs: null,
     clockAdvanceMs: null,
+    switchover: null,
     verify: null,
     outcome: "abandoned",
     reason: null,

@@ -70,6 +70,8 @@ const CHANNEL_OPEN_TIMEOUT_MS = 15_000;
 let machine: Machine | null = null;
 /** Set once the guest moved away: the machine here stays paused for good. */
 let movedAway = false;
+/** A migration (out or in) is under way in this worker. */
+let migrating = false;
 let lastSample = { at: performance.now(), instructions: 0 };
 let codec: Promise<PageCodec> | null = null;
 const dirtyLogs = new Map<number, DirtyLogReader>();
@@ -171,15 +173,21 @@ const api = {
     onProgress: (progress: MigrationProgress) => void,
   ): Promise<MigrationTrace> {
     const source = running();
-    const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
-    const trace = await migrateOut(source, transport, {
-      codec: await pageCodec(),
-      downtimeLimitMs: request.downtimeLimitMs,
-      verify: request.verify,
-      onProgress,
-    });
-    if (trace.outcome !== "abandoned") movedAway = true;
-    return trace;
+    if (migrating) throw new Error("a migration of this guest is already under way");
+    migrating = true;
+    try {
+      const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
+      const trace = await migrateOut(source, transport, {
+        codec: await pageCodec(),
+        downtimeLimitMs: request.downtimeLimitMs,
+        verify: request.verify,
+        onProgress,
+      });
+      if (trace.outcome !== "abandoned") movedAway = true;
+      return trace;
+    } finally {
+      migrating = false;
+    }
   },
 
   /**
@@ -192,17 +200,22 @@ const api = {
     events: VmEvents,
     onProgress: (progress: IncomingProgress) => void,
   ): Promise<{ trace: MigrationTrace; summary: Done | null }> {
-    if (machine) throw new Error("this worker already runs a machine");
-    const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
-    const result = await receiveMigration(transport, {
-      codec: await pageCodec(),
-      maxRamBytes: policy.maxRamBytes,
-      createMachine: (config: MachineConfig) =>
-        Machine.fromConfig(config, { onSerialOutput: serialTo(events) }),
-      onProgress,
-    });
-    if (result.machine) watch(result.machine, events);
-    return { trace: result.trace, summary: result.summary };
+    if (machine || migrating) throw new Error("this worker already has a machine");
+    migrating = true;
+    try {
+      const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
+      const result = await receiveMigration(transport, {
+        codec: await pageCodec(),
+        maxRamBytes: policy.maxRamBytes,
+        createMachine: (config: MachineConfig) =>
+          Machine.fromConfig(config, { onSerialOutput: serialTo(events) }),
+        onProgress,
+      });
+      if (result.machine) watch(result.machine, events);
+      return { trace: result.trace, summary: result.summary };
+    } finally {
+      migrating = false;
+    }
   },
 
   /** Starts a dirty log for a memory view: the pages written from now on. */

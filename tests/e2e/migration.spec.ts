@@ -3,6 +3,7 @@
 // counter. After each move the guest has the same boot id, its uptime and
 // counter carried on across no more than the downtime (plus a second), the
 // shell answers, kvm-clock is still its clock and the kernel did not complain.
+import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
 import { expect, test, type Page } from "@playwright/test";
 import { bootDemo, consoleText, terminalText } from "./page-helpers.ts";
 
@@ -200,7 +201,7 @@ test("two browser contexts, which share no BroadcastChannel, pair by code and mi
   browser,
 }) => {
   const a = await context.newPage();
-  const other = await browser.newContext({ permissions: ["camera", "microphone"] });
+  const other = await browser.newContext({ permissions: CHROMIUM_PERMISSIONS });
   try {
     const b = await other.newPage();
     await bootDemo(a);

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { CHROMIUM, CHROMIUM_ARGS } from "../chromium.mjs";
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_PERMISSIONS } from "../chromium.mjs";
 
 const MiB = 1024 * 1024;
 const RAW_STREAM_BYTES = 32 * MiB;
@@ -82,7 +82,7 @@ async function typeLine(page, text) {
 /** One migration from a freshly booted tab to a receiving one; returns the source's trace. */
 async function migrateOnce(browser, base, scenario) {
   const context = await browser.newContext({
-    permissions: ["camera", "microphone"],
+    permissions: CHROMIUM_PERMISSIONS,
     viewport: { width: 1280, height: 720 },
   });
   try {
@@ -135,7 +135,7 @@ async function migrateOnce(browser, base, scenario) {
 
 /** MB/s of one data channel, worker to worker, the way a migration uses it. */
 async function rawChannelRate(browser, base) {
-  const context = await browser.newContext({ permissions: ["camera", "microphone"] });
+  const context = await browser.newContext({ permissions: CHROMIUM_PERMISSIONS });
   try {
     const [sender, receiver] = [await context.newPage(), await context.newPage()];
     for (const page of [sender, receiver]) {
@@ -169,16 +169,19 @@ function median(values) {
 }
 
 /** Runs every scenario `runs` times (and the raw rate before and after); returns the samples. */
-export async function benchMigration({ root, runs, log }) {
+export async function benchMigration({ root, runs, log, only = null }) {
+  const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+  if (scenarios.length === 0)
+    throw new Error(`no migration scenario is called ${only.join(" or ")}`);
   const server = await startPage(root, log);
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
     const rawRates = [await rawChannelRate(browser, server.base)];
     log(`  raw data channel, worker to worker: ${rawRates[0].toFixed(1)} MB/s`);
-    const samples = Object.fromEntries(SCENARIOS.map((s) => [s.name, []]));
+    const samples = Object.fromEntries(scenarios.map((s) => [s.name, []]));
     for (let i = 0; i < runs; i++) {
-      for (const scenario of SCENARIOS) {
+      for (const scenario of scenarios) {
         const trace = await migrateOnce(browser, server.base, scenario);
         samples[scenario.name].push(trace);
         log(
@@ -263,5 +266,12 @@ export function reportMigration({ browserVersion, rawRates, samples }) {
         `${(balloon.wireBytes / idle.wireBytes).toFixed(2)} (free page reporting on, as by default)`,
     );
   }
-  return { date: new Date().toISOString(), chromium: browserVersion, rawRatesMBps: rawRates, rows };
+  return {
+    date: new Date().toISOString(),
+    chromium: browserVersion,
+    rawRatesMBps: rawRates,
+    // The harvest times are in the traces already.
+    rows: rows.map((row) => ({ ...row, harvestMs: undefined })),
+    traces: samples,
+  };
 }

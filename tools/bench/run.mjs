@@ -47,6 +47,8 @@ const { values: opts } = parseArgs({
     "boot-timeout": { type: "string", default: "180" },
     "balloon-rounds": { type: "string", default: "5" },
     "migration-runs": { type: "string", default: "3" },
+    // Development aid: some migration workloads only, e.g. --migration-only fast
+    "migration-only": { type: "string" },
     "no-browser": { type: "boolean", default: false },
     "no-node": { type: "boolean", default: false },
     "no-v86": { type: "boolean", default: false },
@@ -299,7 +301,12 @@ let migrationResult = null;
 if (doMigration) {
   log(`Chromium: ${migrationRuns} live migrations per workload, tab to tab`);
   try {
-    migrationResult = await benchMigration({ root, runs: migrationRuns, log });
+    migrationResult = await benchMigration({
+      root,
+      runs: migrationRuns,
+      log,
+      only: opts["migration-only"]?.split(",") ?? null,
+    });
     chromiumVersion ??= migrationResult.browserVersion;
   } catch (error) {
     fail(`migration in Chromium: ${errorText(error)}`);
