@@ -48,6 +48,8 @@ export interface SourceOptions {
   /** Zero scan, compression and digests. */
   codec: PageCodec;
   onProgress?: (progress: MigrationProgress) => void;
+  /** Cancels the migration (until GO is sent): the guest runs on here. */
+  signal?: AbortSignal;
 }
 
 export type MigrationPhase = "connecting" | "precopy" | "stop-and-copy" | "handover" | "done";
@@ -79,6 +81,7 @@ const MIN_THROTTLE = 0.02;
 /** The handshake's PING, and the one sent at the pause. */
 const FIRST_PING = 1;
 const FINAL_PING = 2;
+const CANCELLED = "cancelled on this side";
 
 /**
  * Moves the machine's guest over `transport` to a destination running
@@ -112,6 +115,18 @@ class SourceMigration {
   /** When the dirty log was last collected (the dirty rate's time base). */
   private lastCollect = performance.now();
   private rttMs = 0;
+  /** The user called it off (signal). */
+  private cancelled = false;
+  /** A cancel tells the destination and ends the wire, which wakes any wait. */
+  private readonly cancel = () => {
+    if (this.released || this.transport.closedReason !== null) return;
+    this.cancelled = true;
+    try {
+      this.sendControl(MessageType.ABANDON, { reason: CANCELLED });
+    } finally {
+      this.transport.close(CANCELLED);
+    }
+  };
   private lastHarvestMs = 0;
   /** When the stop-and-copy PING left, until its PONG is back. */
   private pingSentAt: number | null = null;
@@ -143,6 +158,8 @@ class SourceMigration {
   }
 
   async run(): Promise<MigrationTrace> {
+    if (this.options.signal?.aborted) this.cancel();
+    this.options.signal?.addEventListener("abort", this.cancel);
     try {
       if (this.machine.runState === "stopped") {
         throw new CalledOff("the guest has stopped: there is nothing to move");
@@ -552,6 +569,7 @@ class SourceMigration {
   }
 
   private finish(outcome: MigrationTrace["outcome"], reason: string | null): MigrationTrace {
+    this.options.signal?.removeEventListener("abort", this.cancel);
     this.log?.close();
     this.log = null;
     this.machine.setThrottle(1);
@@ -565,7 +583,7 @@ class SourceMigration {
   }
 
   private fail(error: unknown): MigrationTrace {
-    const reason = describeFailure(error, "destination");
+    const reason = this.cancelled ? CANCELLED : describeFailure(error, "destination");
     const peerSaysNotStarted = error instanceof CalledOff && error.byPeer;
     if (this.released && !peerSaysNotStarted) {
       // GO left; without RESUMED we cannot know whether it arrived. Running

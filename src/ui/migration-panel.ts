@@ -66,6 +66,7 @@ export class MigrationPanel {
     this.view.onMigrate = (target) => void this.migrate(target);
     this.view.onPairCreate = () => void this.pair(null);
     this.view.onPairJoin = (code) => void this.pair(code);
+    this.view.onCancel = () => void this.host.current()?.vm.cancelMigration();
     this.directory.onpeerschange = (peers) => this.renderPeers(peers);
     this.directory.onincoming = (from, signaling) =>
       this.incoming(from ? `tab ${from.label}` : "another tab", signaling);
@@ -128,6 +129,7 @@ export class MigrationPanel {
       linkFailure = error.message;
       link.close(error.message); // the worker stops waiting for the channel
     });
+    this.view.setCancellable(true);
     try {
       const trace = await traced;
       this.lastTrace = trace;
@@ -142,6 +144,7 @@ export class MigrationPanel {
     } catch (error) {
       this.view.failed(`not moved: ${linkFailure ?? (error as Error).message}`);
     } finally {
+      this.view.setCancellable(false);
       link.close("the migration is over");
       this.end(signaling);
     }

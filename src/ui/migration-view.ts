@@ -25,6 +25,7 @@ export class MigrationView<Target = unknown> {
   onMigrate: (target: Target) => void = () => {};
   onPairCreate: () => void = () => {};
   onPairJoin: (code: string) => void = () => {};
+  onCancel: () => void = () => {};
 
   private readonly receiveSwitch = element<HTMLInputElement>("#receive-switch");
   private readonly selfLabel = element<HTMLElement>("#self-label");
@@ -35,6 +36,7 @@ export class MigrationView<Target = unknown> {
   private readonly result = element<HTMLElement>("#migration-result");
   private readonly pairStatus = element<HTMLElement>("#pair-status");
   private readonly pairCode = element<HTMLInputElement>("#pair-code");
+  private readonly cancel = element<HTMLButtonElement>("#migration-cancel");
   private peersKey = "";
 
   constructor() {
@@ -42,6 +44,7 @@ export class MigrationView<Target = unknown> {
       this.onReceiveChange(this.receiveSwitch.checked),
     );
     element<HTMLButtonElement>("#pair-create").addEventListener("click", () => this.onPairCreate());
+    this.cancel.addEventListener("click", () => this.onCancel());
     element<HTMLFormElement>("#pair-join").addEventListener("submit", (event) => {
       event.preventDefault();
       const code = this.pairCode.value.trim();
@@ -60,6 +63,11 @@ export class MigrationView<Target = unknown> {
   setReceiving(on: boolean): void {
     this.receiveSwitch.checked = on;
     document.body.dataset.receiving = String(on);
+  }
+
+  /** The cancel button, while this tab sends its guest. */
+  setCancellable(on: boolean): void {
+    this.cancel.hidden = !on;
   }
 
   setStatus(text: string): void {

@@ -72,6 +72,8 @@ let machine: Machine | null = null;
 let movedAway = false;
 /** A migration (out or in) is under way in this worker. */
 let migrating = false;
+/** Cancels the outgoing migration under way. */
+let cancelOutgoing: AbortController | null = null;
 let lastSample = { at: performance.now(), instructions: 0 };
 let codec: Promise<PageCodec> | null = null;
 const dirtyLogs = new Map<number, DirtyLogReader>();
@@ -175,6 +177,7 @@ const api = {
     const source = running();
     if (migrating) throw new Error("a migration of this guest is already under way");
     migrating = true;
+    cancelOutgoing = new AbortController();
     try {
       const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
       const trace = await migrateOut(source, transport, {
@@ -182,12 +185,19 @@ const api = {
         downtimeLimitMs: request.downtimeLimitMs,
         verify: request.verify,
         onProgress,
+        signal: cancelOutgoing.signal,
       });
       if (trace.outcome !== "abandoned") movedAway = true;
       return trace;
     } finally {
       migrating = false;
+      cancelOutgoing = null;
     }
+  },
+
+  /** Calls off the outgoing migration, unless the guest is already being handed over. */
+  cancelMigration(): void {
+    cancelOutgoing?.abort();
   },
 
   /**

@@ -228,3 +228,32 @@ test("two browser contexts, which share no BroadcastChannel, pair by code and mi
     await other.close();
   }
 });
+
+test("a migration cancelled on the sending tab leaves the guest running there", async ({
+  context,
+}) => {
+  const a = await context.newPage();
+  const b = await context.newPage();
+  await bootDemo(a);
+  await openReceiver(b);
+  // A busy guest: the copy takes long enough to be cancelled.
+  await run(
+    a,
+    "i=0; while :; do i=$((i+1)); (echo $i; cat /bin/busybox /bin/busybox) > /dev/shm/x; done & echo busy-$((1+2))",
+    /(busy-3)/,
+  );
+  await a
+    .locator("#peer-list li", { hasText: /receiving/ })
+    .getByRole("button")
+    .click();
+  await a.locator("#migration-cancel").click();
+  await expect(a.locator("#migration-status")).toHaveText(
+    /not moved, the guest runs on here: cancelled on this side/,
+  );
+  await expect(a.locator("#migration-cancel")).toBeHidden();
+  await expect(b.locator("#migration-status")).toHaveText(
+    /nothing arrived: .*cancelled on this side/,
+  );
+  expect(await read(a, "alive-$((4+4))")).toBe("alive-8");
+  await expect(b.locator("body")).toHaveAttribute("data-boot-state", "waiting");
+});

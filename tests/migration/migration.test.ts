@@ -126,6 +126,25 @@ describe("when a migration fails", () => {
     });
   }
 
+  it("a cancel on the source's side before GO leaves the guest running there", async () => {
+    const codec = await sharedCodec();
+    const source = await runningDirtier();
+    machines.push(source);
+    const [a, b] = memoryTransportPair({ bytesPerSecond: 1e6 }); // round 0 takes a while
+    const incoming = destinationFor(b);
+    const cancel = new AbortController();
+    const migrating = migrateOut(source, a, { codec, signal: cancel.signal });
+    await sleep(100);
+    cancel.abort();
+    const trace = await migrating;
+    expect(trace.outcome).toBe("abandoned");
+    expect(trace.reason).toBe("cancelled on this side");
+    const arrived = await incoming;
+    expect(arrived.machine).toBeNull();
+    expect(arrived.trace.reason).toMatch(/cancelled on this side/);
+    expect(source.runState).toBe("running");
+  });
+
   it("a destination that refuses the machine says why, and the guest stays", async () => {
     const codec = await sharedCodec();
     const source = await runningDirtier();
