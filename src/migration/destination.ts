@@ -57,6 +57,8 @@ export interface IncomingResult {
   trace: MigrationTrace;
   /** The source's own figures, sent after the guest resumed here. */
   summary: Done | null;
+  /** What the source's host sent along of the guest's journey (HELLO's journal). */
+  journal: Record<string, unknown> | null;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -82,6 +84,7 @@ class DestinationMigration {
   private verify = false;
   private running = false;
   private summary: Done | null = null;
+  private journal: Record<string, unknown> | null = null;
   private readonly checksum = (bytes: Uint8Array) => this.options.codec.checksum32(bytes);
 
   constructor(
@@ -149,6 +152,7 @@ class DestinationMigration {
     if (mismatch) throw new CalledOff(mismatch);
     this.incoming = new IncomingMachine(machine, this.options.codec);
     this.verify = hello.verify;
+    this.journal = hello.journal ?? null;
     this.trace.ramBytes = config.ramBytes;
     this.trace.settings.codec = codec;
     this.trace.settings.verify = hello.verify;
@@ -351,6 +355,7 @@ class DestinationMigration {
       machine: outcome === "completed" ? this.incoming!.machine : null,
       trace: structuredClone(this.trace),
       summary: this.summary,
+      journal: outcome === "completed" ? this.journal : null,
     };
   }
 

@@ -120,6 +120,11 @@ export interface Hello {
   components: string[];
   /** CPUID leaf 1: the CPU the guest booted on. */
   cpu: { signature: number; features: { edx: number; ecx: number } };
+  /**
+   * What the source's host knows of the guest's journey (earlier moves, its
+   * clock against the host's), for the destination to show; opaque here.
+   */
+  journal?: Record<string, unknown>;
 }
 export interface Welcome {
   version: number;
@@ -214,6 +219,7 @@ const SCHEMAS: { [T in ControlType]: Record<string, Check> } = {
     verify: (v) => typeof v === "boolean",
     config: (v) => typeof v === "object" && v !== null,
     components: isStringList,
+    journal: (v) => v === undefined || (typeof v === "object" && v !== null && !Array.isArray(v)),
     cpu: (v) => {
       const cpu = v as Hello["cpu"] | null;
       return (

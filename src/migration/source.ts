@@ -6,7 +6,7 @@
 import type { Machine } from "../machine/machine.ts";
 import type { DirtyLogReader } from "../machine/dirty-log.ts";
 import { yieldToHost } from "../machine/run-loop.ts";
-import type { PageBitmap } from "../platform/page-bitmap.ts";
+import { PageBitmap } from "../platform/page-bitmap.ts";
 import { ramDigest, stateDigest } from "./digest.ts";
 import { CalledOff, describeFailure } from "./failure.ts";
 import { PageBatcher } from "./page-batcher.ts";
@@ -30,7 +30,7 @@ import {
 } from "./protocol.ts";
 import { newTrace, rate, type MigrationTrace, type RoundTrace } from "./trace.ts";
 import type { MessageTransport } from "./transport.ts";
-import { isZeroPage } from "./zero-page.ts";
+import { isZeroPage } from "../platform/zero-page.ts";
 
 export interface SourceOptions {
   /** Switch over once the estimated pause is this short (ms). */
@@ -50,6 +50,10 @@ export interface SourceOptions {
   onProgress?: (progress: MigrationProgress) => void;
   /** Cancels the migration (until GO is sent): the guest runs on here. */
   signal?: AbortSignal;
+  /** Travels in HELLO to the destination's host (see Hello.journal); keep it well under 200 KiB. */
+  journal?: Record<string, unknown>;
+  /** Told at each round's start which set its sent pages go into (live; a memory view reads it). */
+  onRound?: (round: number, sent: PageBitmap) => void;
 }
 
 export type MigrationPhase = "connecting" | "precopy" | "stop-and-copy" | "handover" | "done";
@@ -191,6 +195,7 @@ class SourceMigration {
       config: this.machine.config,
       components: this.machine.componentIds,
       cpu: { signature: leaf1.eax, features: { edx: leaf1.edx, ecx: leaf1.ecx } },
+      journal: this.options.journal,
     });
     const welcome = await this.expect(MessageType.WELCOME);
     if (welcome.version !== PROTOCOL_VERSION) {
@@ -217,6 +222,7 @@ class SourceMigration {
   private async sendRoundZero(): Promise<void> {
     const memory = this.machine.core.memory;
     const ballooned = this.machine.balloon?.ballooned ?? null;
+    if (ballooned) this.trace.balloonedMap = ballooned.toBase64();
     const round = this.beginRound(0, this.ramPages);
     for (let first = 0; first < this.ramPages; first += CHUNK_PAGES) {
       const count = Math.min(CHUNK_PAGES, this.ramPages - first);
@@ -225,7 +231,10 @@ class SourceMigration {
         for (let i = 0; i < count; i++) {
           if (ballooned?.has(first + i)) round.balloonedPages++;
           else if (hasData[i] === 0) round.zeroPages++;
-          else this.batcher.addData(first + i, bytes, i * PAGE_SIZE);
+          else {
+            this.batcher.addData(first + i, bytes, i * PAGE_SIZE);
+            this.roundSent.add(first + i);
+          }
         }
       });
       await this.pace(first + count, this.ramPages);
@@ -364,11 +373,15 @@ class SourceMigration {
     this.trace.rounds.push(entry);
     this.batcher.round = round;
     this.roundStartTotals = { ...this.batcher.totals };
+    this.roundSent = new PageBitmap(this.ramPages);
+    this.options.onRound?.(round, this.roundSent);
     this.report(0, candidates);
     return entry;
   }
 
   private roundStartTotals = { dataPages: 0, zeroPages: 0, rawBytes: 0, wireBytes: 0 };
+  /** The pages the current round has sent so far. */
+  private roundSent = new PageBitmap(0);
 
   /** Flushes the round; a precopy round waits for the destination's acknowledgement (the final one's comes before READY). */
   private async endRound(entry: RoundTrace, acknowledged: boolean): Promise<void> {
@@ -383,6 +396,7 @@ class SourceMigration {
     this.sendControl(MessageType.ROUND_END, { round: entry.round, pages: sent });
     if (acknowledged) await this.expectAck(entry);
     entry.durationMs = round3(performance.now() - this.started - entry.startMs);
+    entry.sentMap = this.roundSent.toBase64();
     entry.bandwidthBytesPerSecond = Math.round(rate(entry.wireBytes, entry.durationMs));
     this.addTotals(entry);
   }
@@ -421,6 +435,7 @@ class SourceMigration {
         if (isZeroPage(bytes)) this.batcher.addZero(page);
         else this.batcher.addData(page, bytes, 0);
       });
+      this.roundSent.add(page);
       if ((i + 1) % CHUNK_PAGES === 0) await this.pace(i + 1, pages.length);
     }
     await this.endRound(entry, !final);
@@ -514,7 +529,13 @@ class SourceMigration {
 
   private report(done: number, total: number): void {
     if (!this.options.onProgress) return;
-    const trace = this.snapshotTrace();
+    // Without the page maps: progress goes out many times a second.
+    const trace: MigrationTrace = {
+      ...this.trace,
+      balloonedMap: undefined,
+      rounds: this.trace.rounds.map((round) => ({ ...round, sentMap: undefined })),
+      totals: { ...this.trace.totals },
+    };
     const current = trace.rounds[trace.rounds.length - 1];
     if (current && current.durationMs === 0) {
       // The round in flight: what it has sent so far.

@@ -41,6 +41,8 @@ export interface RoundTrace {
   estimatedDowntimeMs: number;
   /** True for the stop-and-copy round, sent with the guest paused. */
   final: boolean;
+  /** The pages this round sent (data or zero), as PageBitmap.toBase64(): what a replay animates. */
+  sentMap?: string;
 }
 
 export interface MigrationTrace {
@@ -50,6 +52,8 @@ export interface MigrationTrace {
   /** Wall-clock start (ISO 8601), for the record only. */
   startedAt: string;
   ramBytes: number;
+  /** The pages the balloon held when round 0 began (PageBitmap.toBase64()). */
+  balloonedMap?: string;
   settings: {
     downtimeLimitMs: number;
     maxRounds: number;

@@ -129,6 +129,30 @@ export class PageBitmap {
     for (const [start, end] of ranges) for (let page = start; page < end; page++) this.add(page);
   }
 
+  /** The set as base64 of its words' little-endian bytes: compact for traces (4 KiB per 128 MiB). */
+  toBase64(): string {
+    const bytes = new Uint8Array(this.bits.buffer, this.bits.byteOffset, this.bits.byteLength);
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    return btoa(binary);
+  }
+
+  /** A set of `pages` pages from toBase64()'s text; throws on text of another size. */
+  static fromBase64(pages: number, text: string): PageBitmap {
+    const set = new PageBitmap(pages);
+    const binary = atob(text);
+    if (binary.length !== set.bits.byteLength) {
+      throw new RangeError(`a page map of ${binary.length} bytes is not one of ${pages} pages`);
+    }
+    const words = new Uint32Array(set.bits.length);
+    const bytes = new Uint8Array(words.buffer);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    set.addWords(words);
+    return set;
+  }
+
   private check(page: number): void {
     if (!Number.isInteger(page) || page < 0 || page >= this.pages) {
       throw new RangeError(`page ${page} is outside [0, ${this.pages})`);

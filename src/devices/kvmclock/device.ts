@@ -75,12 +75,32 @@ function fromHalves({ lo, hi }: { lo: number; hi: number }): bigint {
   return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
+/** What kvm-clock shows the guest now, for a host's display. */
+export interface PvclockInfo {
+  /** The guest switched kvm-clock on (its system-time MSR's enable bit). */
+  enabled: boolean;
+  /** The time info structure's version (odd while an update is in progress). */
+  version: number;
+  /** TSC to nanoseconds: ns = (tsc << shift or >> -shift) * mul >> 32. */
+  mul: number;
+  shift: number;
+  /** PVCLOCK_TSC_STABLE_BIT (1), PVCLOCK_GUEST_STOPPED (2), as last published. */
+  flags: number;
+  /** The guest's TSC now. */
+  tsc: number;
+  /** The guest's system time now (ns since power-on). */
+  systemTimeNs: number;
+  /** The guest's wall-clock time now (epoch ms): its boot time plus system time; null before it asked. */
+  guestWallMs: number | null;
+}
+
 export class KvmClock implements Stateful<KvmClockState> {
   readonly stateId = "kvm-clock";
   private systemTime = 0n;
   private wallClock = 0n;
   private timeInfoVersion = 0;
   private stoppedPending = false;
+  private lastFlags = 0;
   private readonly scale: TimeScale;
   private readonly wallTimeMs: () => number;
   private readonly log: (message: string) => void;
@@ -163,6 +183,7 @@ export class KvmClock implements Stateful<KvmClockState> {
     const systemNs = BigInt(Math.floor(now));
     let flags = PVCLOCK_TSC_STABLE_BIT;
     if (this.stoppedPending) flags |= PVCLOCK_GUEST_STOPPED;
+    this.lastFlags = flags;
     this.stoppedPending = false;
     const odd = (this.timeInfoVersion | 1) >>> 0;
     memory.write32(address, odd);
@@ -176,6 +197,28 @@ export class KvmClock implements Stateful<KvmClockState> {
     memory.write(address + 4, new Uint8Array(body.buffer));
     this.timeInfoVersion = (odd + 1) >>> 0;
     memory.write32(address, this.timeInfoVersion);
+  }
+
+  /** What the guest reads of kvm-clock now; the wall time comes from the structure in its RAM. */
+  info(): PvclockInfo {
+    const now = this.options.clock.now();
+    let guestWallMs: number | null = null;
+    const address = Number(this.wallClock & ~1n);
+    const memory = this.options.memory;
+    if (this.wallClock !== 0n && address + WALL_CLOCK_BYTES <= memory.ramBytes) {
+      const bootMs = memory.read32(address + 4) * 1000 + memory.read32(address + 8) / 1e6;
+      guestWallMs = bootMs + now / 1e6;
+    }
+    return {
+      enabled: this.enabled,
+      version: this.timeInfoVersion,
+      mul: this.scale.mul,
+      shift: this.scale.shift,
+      flags: this.lastFlags,
+      tsc: this.options.tsc.readAt(now),
+      systemTimeNs: now,
+      guestWallMs,
+    };
   }
 
   save(): KvmClockState {

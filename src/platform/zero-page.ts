@@ -1,7 +1,7 @@
 // Is a 4 KiB page all zero? For dirtied pages, which are rarely zero, a JS
 // loop that stops at the first non-zero word beats copying the page into the
 // codec's wasm scanner (which wins when most pages are zero: round 0).
-import { PAGE_SIZE } from "./protocol.ts";
+import { PAGE_SIZE } from "./page-bitmap.ts";
 
 export function isZeroPage(bytes: Uint8Array): boolean {
   const words =
