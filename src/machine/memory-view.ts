@@ -72,10 +72,16 @@ export class MemoryView {
     }
     const memory = this.machine.core.memory;
     written.forEach((page) => {
-      this.age[page] = 0;
       const zero = memory.withView(page * PAGE_SIZE, PAGE_SIZE, isZeroPage);
-      if (zero) this.zero.add(page);
-      else this.zero.delete(page);
+      // A page written with zeros is one the balloon took or the guest reported free
+      // (the device zeroes them): it shows as zero, not as the guest's work.
+      if (zero) {
+        this.zero.add(page);
+        this.age[page] = FADE_FRAMES;
+      } else {
+        this.zero.delete(page);
+        this.age[page] = 0;
+      }
     });
     const ballooned = this.machine.balloon?.ballooned;
     const sent = this.migration?.sent;

@@ -1,58 +1,43 @@
-// The demo page: boots the project's Linux guest in a Web Worker and connects
-// its serial console to an xterm.js terminal, with boot progress and status,
-// and moves the guest live to another tab (migration-panel.ts). A tab opened
-// at #receive starts empty, waiting for a guest; ?reporting=off boots a guest
-// whose balloon does not offer free page reporting (to see the balloon alone).
+// The demo page: boots the project's Linux guest in a Web Worker, with its
+// serial console in an xterm.js terminal, a live heatmap of its memory, and
+// panels to move it live to another tab, work its balloon and watch its
+// clock; a saved migration trace replays here with no guest. A tab opened at
+// #receive starts empty, waiting for a guest; ?reporting=off boots a guest
+// whose balloon does not offer free page reporting (to see the balloon
+// alone); ?presenter starts in presenter mode; ?heatmap=off leaves the
+// memory view off (no dirty logging for it: the benchmark compares).
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
 import * as Comlink from "comlink";
+import { parseTraceFile } from "../migration/trace-file.ts";
 import type { SnapshotSummary } from "../migration/snapshot.ts";
-import type { VmEvents, VmWorkerApi } from "../worker/vm-worker.ts";
+import type { VmEvents, VmStatus, VmWorkerApi } from "../worker/vm-worker.ts";
+import { BalloonPanel } from "./balloon-panel.ts";
 import { BootProgress } from "./boot-progress.ts";
+import { ClockPanel } from "./clock-panel.ts";
+import { download, element, timestamp } from "./dom.ts";
+import { mib } from "./format.ts";
+import { Heatmap } from "./heatmap.ts";
+import { Journal } from "./journal.ts";
+import { MachineBar } from "./machine-bar.ts";
 import { MigrationPanel, type VmHandle } from "./migration-panel.ts";
+import { Presenter } from "./presenter.ts";
+import { Replay } from "./replay.ts";
+import { Tabs } from "./tabs.ts";
 
 const RAM_BYTES = 128 * 1024 * 1024;
-const KERNEL_URL = "/guest/bzImage";
-const INITRD_URL = "/guest/initramfs.cpio.gz";
-
-function element<T extends HTMLElement>(selector: string): T {
-  const found = document.querySelector<T>(selector);
-  if (!found) throw new Error(`the page has no ${selector}`);
-  return found;
-}
-
-const view = {
-  terminal: element<HTMLDivElement>("#terminal"),
-  progressBar: element<HTMLProgressElement>("#boot-progress"),
-  progressLabel: element<HTMLSpanElement>("#boot-stage"),
-  state: element<HTMLElement>("#vm-state"),
-  mips: element<HTMLElement>("#vm-mips"),
-  uptime: element<HTMLElement>("#vm-uptime"),
-  instructions: element<HTMLElement>("#vm-instructions"),
-  pause: element<HTMLButtonElement>("#pause"),
-  resume: element<HTMLButtonElement>("#resume"),
-  bootGuest: element<HTMLButtonElement>("#boot-guest"),
-  snapshotSave: element<HTMLButtonElement>("#snapshot-save"),
-  snapshotRestore: element<HTMLInputElement>("#snapshot-restore"),
-  snapshotInfo: element<HTMLElement>("#snapshot-info"),
-  balloonTarget: element<HTMLInputElement>("#balloon-target"),
-  balloonTargetValue: element<HTMLOutputElement>("#balloon-target-value"),
-  balloonActual: element<HTMLElement>("#balloon-actual"),
-  balloonPages: element<HTMLElement>("#balloon-pages"),
-  balloonReported: element<HTMLElement>("#balloon-reported"),
-  statFree: element<HTMLElement>("#stat-free"),
-  statAvailable: element<HTMLElement>("#stat-available"),
-  statTotal: element<HTMLElement>("#stat-total"),
-  statMinorFaults: element<HTMLElement>("#stat-minor-faults"),
-  statMajorFaults: element<HTMLElement>("#stat-major-faults"),
+const BOOT_REQUEST = {
+  kernelUrl: "/guest/bzImage",
+  initrdUrl: "/guest/initramfs.cpio.gz",
+  cmdline: "console=ttyS0",
+  ramBytes: RAM_BYTES,
+  freePageReporting: new URLSearchParams(location.search).get("reporting") !== "off",
 };
-
-const MIB = 2 ** 20;
-
-function mib(bytes: number | undefined): string {
-  return bytes === undefined ? "—" : `${(bytes / MIB).toFixed(1)} MiB`;
-}
+const STATUS_EVERY_MS = 500;
+/** The heatmap's frame rate (written pages fade over memory-view.ts's FADE_FRAMES frames). */
+const FRAME_EVERY_MS = 250;
+const HEATMAP_ON = new URLSearchParams(location.search).get("heatmap") !== "off";
 
 function setBootState(state: string): void {
   document.body.dataset.bootState = state;
@@ -65,46 +50,36 @@ function describeSnapshot(summary: SnapshotSummary): string {
   );
 }
 
-function download(bytes: Uint8Array, name: string): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-/** One machine in its own worker; restoring a snapshot or an arriving guest replaces it with a fresh one. */
+/** One machine in its own worker; restoring a snapshot or an arriving guest replaces it. */
 function newVm(): VmHandle {
   const worker = new Worker(new URL("../worker/vm-worker.ts", import.meta.url), { type: "module" });
   return { worker, vm: Comlink.wrap<VmWorkerApi>(worker) };
 }
 
-const BOOT_REQUEST = {
-  kernelUrl: KERNEL_URL,
-  initrdUrl: INITRD_URL,
-  cmdline: "console=ttyS0",
-  ramBytes: RAM_BYTES,
-  freePageReporting: new URLSearchParams(location.search).get("reporting") !== "off",
-};
-
-async function start(): Promise<void> {
-  const terminal = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000 });
+function start(): void {
+  const terminal = new Terminal({
+    convertEol: false,
+    cursorBlink: true,
+    scrollback: 5000,
+    fontSize: 13,
+  });
   const fit = new FitAddon();
   terminal.loadAddon(fit);
-  terminal.open(view.terminal);
-  fit.fit();
-  window.addEventListener("resize", () => fit.fit());
+  terminal.open(element("#terminal"));
+  new ResizeObserver(() => fit.fit()).observe(element("#terminal"));
   const say = (text: string) => terminal.write(`\r\n\x1b[33m[hive86: ${text}]\x1b[0m\r\n`);
-
+  const progressBar = element<HTMLProgressElement>("#boot-progress");
+  const progressLabel = element("#boot-stage");
   const progress = new BootProgress((milestone) => {
-    view.progressBar.value = milestone.done;
-    view.progressLabel.textContent = milestone.label;
+    progressBar.value = milestone.done;
+    progressLabel.textContent = milestone.label;
     if (milestone.done === 1) setBootState("prompt");
   });
 
   /** This tab's VM; null while the tab has no guest (it moved away, or waits for one). */
   let current: VmHandle | null = null;
+  let journal = new Journal();
+  let replay: Replay | null = null;
   const decoder = new TextDecoder();
   const events: VmEvents = Comlink.proxy({
     serial(bytes: Uint8Array) {
@@ -119,14 +94,26 @@ async function start(): Promise<void> {
   const encoder = new TextEncoder();
   terminal.onData((data) => void current?.vm.sendSerial(encoder.encode(data)));
 
+  const heatmap = new Heatmap(element("#heatmap"), element("#heatmap-info"));
+  const balloon = new BalloonPanel();
+  balloon.onTarget = (bytes) => void current?.vm.setBalloonTarget(bytes);
+  const clock = new ClockPanel(() => journal);
+  const tabs = new Tabs(element('[role="tablist"]'));
+  tabs.onchange = (id) => {
+    if (id === "tab-balloon") balloon.draw();
+    if (id === "tab-clock") clock.draw();
+  };
+
   const receiveMode = location.hash === "#receive";
   const migration = new MigrationPanel(
     {
       current: () => current,
       spawn: newVm,
-      adopt(next, banner) {
+      journal: () => journal,
+      adopt(next, banner, journey) {
         current?.worker.terminate();
         current = next;
+        journal = journey;
         say(banner);
         setBootState("prompt");
         migration.setState("running");
@@ -138,115 +125,194 @@ async function start(): Promise<void> {
         say(banner);
         setBootState("moved");
         migration.setState("empty");
+        heatmap.clear();
       },
       events,
     },
     { receiving: receiveMode, state: receiveMode ? "empty" : "booting" },
   );
-  // For a person at the devtools console (and the tests): the terminal and the last trace.
-  Object.assign(window, {
-    hive86: {
-      terminal,
-      get lastTrace() {
-        return migration.lastTrace;
-      },
-    },
-  });
 
   async function boot(): Promise<void> {
     current?.worker.terminate();
     current = newVm();
+    journal = new Journal();
     setBootState("booting");
-    view.progressLabel.textContent = "loading the kernel";
+    progressLabel.textContent = "loading the kernel";
     migration.setState("booting");
     await current.vm.boot(BOOT_REQUEST, events);
     migration.setState("running");
     terminal.focus();
   }
 
-  view.pause.addEventListener("click", () => void current?.vm.pause());
-  view.resume.addEventListener("click", () => void current?.vm.resume());
-  view.bootGuest.addEventListener("click", () => void boot());
-  view.snapshotSave.addEventListener("click", async () => {
+  async function saveSnapshot(): Promise<void> {
     if (!current) return;
     const { bytes, summary } = await current.vm.saveSnapshot();
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    download(bytes, `hive86-${stamp}.hive86`);
-    view.snapshotInfo.textContent = `saved ${describeSnapshot(summary)}`;
-  });
-  view.snapshotRestore.addEventListener("change", async () => {
-    const file = view.snapshotRestore.files?.[0];
-    if (!file) return;
+    download(new Blob([bytes as Uint8Array<ArrayBuffer>]), `hive86-${timestamp()}.hive86`);
+    machineBar.say(`saved ${describeSnapshot(summary)}`);
+  }
+
+  async function restoreSnapshot(file: File): Promise<void> {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const next = newVm();
     try {
       const summary = await next.vm.restore(Comlink.transfer(bytes, [bytes.buffer]), events);
       current?.worker.terminate();
       current = next;
+      journal = new Journal();
       say(`restored ${file.name}`);
-      view.snapshotInfo.textContent = `restored ${describeSnapshot(summary)}`;
+      machineBar.say(`restored ${describeSnapshot(summary)}`);
       setBootState("prompt");
       migration.setState("running");
     } catch (error) {
       next.worker.terminate();
-      view.snapshotInfo.textContent = `not restored: ${error instanceof Error ? error.message : error}`;
-    } finally {
-      view.snapshotRestore.value = "";
+      machineBar.say(`not restored: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+
+  const machineBar = new MachineBar({
+    pause: () => void current?.vm.pause(),
+    resume: () => void current?.vm.resume(),
+    boot: () => void boot(),
+    saveSnapshot: () => void saveSnapshot(),
+    restoreSnapshot: (file) => void restoreSnapshot(file),
+  });
+
+  const presenter = new Presenter({
+    migrate: () => migration.migrateToFirstReceiver(),
+    balloon: () => {
+      tabs.select("tab-balloon");
+      balloon.toggle();
+    },
+    snapshot: () => void saveSnapshot(),
+  });
+  presenter.onchange = () => {
+    heatmap.readPalette();
+    migration.view.restyle();
+    balloon.restyle();
+    clock.restyle();
+  };
+
+  // ---- replay a saved trace, with no guest ----
+  const replayBar = element("#replay-bar");
+  const replayPlay = element<HTMLButtonElement>("#replay-play");
+  const replayPosition = element<HTMLProgressElement>("#replay-position");
+  const replaySpeed = element<HTMLSelectElement>("#replay-speed");
+  element<HTMLInputElement>("#replay-file").addEventListener("change", async (event) => {
+    const input = event.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = "";
+    if (!file) return;
+    try {
+      const trace = parseTraceFile(await file.text());
+      replay?.stop();
+      replay = new Replay(trace, {
+        frame: (shades) => heatmap.draw(shades),
+        progress: (p) => migration.view.showSending(p),
+        finished: (t) => {
+          migration.view.showResult(t);
+          migration.view.setStatus(`replayed: ${file.name}`);
+        },
+        position: (fraction, playing) => {
+          replayPosition.value = fraction;
+          replayPlay.textContent = playing ? "Pause" : "Play";
+        },
+      });
+      element("#replay-title").textContent =
+        `${file.name}: ${trace.rounds.length} rounds, ${(trace.ramBytes / 2 ** 20).toFixed(0)} MiB`;
+      replayBar.hidden = false;
+      document.body.dataset.replay = "true";
+      tabs.select("tab-migration");
+      migration.view.begin(`replaying ${file.name}`);
+      replay.setSpeed(Number(replaySpeed.value));
+      replay.play();
+    } catch (error) {
+      migration.view.setStatus(`not replayed: ${(error as Error).message}`);
     }
   });
-  view.balloonTarget.max = String(RAM_BYTES / MIB);
-  view.balloonTarget.value = view.balloonTarget.max;
-  const showTarget = () =>
-    (view.balloonTargetValue.textContent = `${view.balloonTarget.value} MiB`);
-  showTarget();
-  view.balloonTarget.addEventListener("input", showTarget);
-  view.balloonTarget.addEventListener("change", () => {
-    void current?.vm.setBalloonTarget(Number(view.balloonTarget.value) * MIB);
+  replayPlay.addEventListener("click", () => (replay?.isPlaying ? replay.pause() : replay?.play()));
+  replaySpeed.addEventListener("change", () => replay?.setSpeed(Number(replaySpeed.value)));
+  element("#replay-restart").addEventListener("click", () => {
+    if (!replay) return;
+    migration.view.begin("replaying again");
+    replay.restart();
+  });
+  element("#replay-close").addEventListener("click", () => {
+    replay?.stop();
+    replay = null;
+    replayBar.hidden = true;
+    delete document.body.dataset.replay;
+    heatmap.clear();
   });
 
-  setInterval(() => void showStatus(), 500);
+  // ---- polling the worker ----
+  setInterval(() => void showStatus(), STATUS_EVERY_MS);
+  setInterval(() => void showFrame(), FRAME_EVERY_MS);
 
   async function showStatus(): Promise<void> {
-    const s = current
-      ? await current.vm.status()
-      : {
-          state: "empty",
-          stopReason: null,
-          mips: 0,
-          guestSeconds: 0,
-          instructions: 0,
-          balloon: null,
-        };
-    view.state.textContent = s.stopReason ? `${s.state} (${s.stopReason})` : s.state;
-    view.mips.textContent = current ? s.mips.toFixed(1) : "—";
-    view.uptime.textContent = current ? `${s.guestSeconds.toFixed(1)} s` : "—";
-    view.instructions.textContent = current ? `${(s.instructions / 1e6).toFixed(0)} M` : "—";
-    view.pause.disabled = s.state !== "running";
-    view.resume.disabled = s.state !== "paused";
-    view.bootGuest.hidden = current !== null;
-    view.snapshotSave.disabled = s.state !== "running" && s.state !== "paused";
-    const balloon = s.balloon;
-    view.balloonTarget.disabled = !balloon || s.state !== "running";
-    view.balloonActual.textContent = mib(balloon?.actualBytes);
-    view.balloonPages.textContent = balloon ? String(balloon.balloonedPages) : "—";
-    view.balloonReported.textContent = balloon ? String(balloon.reportedPages) : "—";
-    view.statFree.textContent = mib(balloon?.stats.freeMemory);
-    view.statAvailable.textContent = mib(balloon?.stats.availableMemory);
-    view.statTotal.textContent = mib(balloon?.stats.totalMemory);
-    view.statMinorFaults.textContent = String(balloon?.stats.minorFaults ?? "—");
-    view.statMajorFaults.textContent = String(balloon?.stats.majorFaults ?? "—");
+    const vm = current;
+    let status: VmStatus | null = null;
+    try {
+      status = vm ? await vm.vm.status() : null;
+    } catch {
+      return; // the worker went away meanwhile
+    }
+    machineBar.update(status);
+    balloon.setRam(status?.ramBytes ?? 0);
+    balloon.update(
+      status?.balloon ?? null,
+      status?.state === "running",
+      tabs.selected === "tab-balloon",
+    );
+    clock.update(
+      status?.clock ?? null,
+      status?.hostWallMs ?? Date.now(),
+      tabs.selected === "tab-clock",
+    );
+  }
+
+  let framing = false;
+  async function showFrame(): Promise<void> {
+    const vm = current;
+    if (!vm || !HEATMAP_ON || replay || framing || document.hidden) return;
+    framing = true;
+    try {
+      heatmap.draw(await vm.vm.memoryFrame());
+    } catch {
+      // no machine (yet, or any more): nothing to draw
+    } finally {
+      framing = false;
+    }
+  }
+
+  // For a person at the devtools console (and the tests): the terminal, the last trace, the heatmap.
+  Object.assign(window, {
+    hive86: {
+      terminal,
+      heatmap,
+      get lastTrace() {
+        return migration.lastTrace;
+      },
+    },
+  });
+
+  if (!globalThis.crossOriginIsolated) {
+    const note = element("#isolation-note");
+    note.textContent =
+      "This page is served without the COOP/COEP headers, so it is not cross-origin isolated: " +
+      "hive86 runs, but with coarse timers, so the guest's clock moves in steps.";
+    note.hidden = false;
   }
 
   if (receiveMode) {
     setBootState("waiting");
-    view.progressLabel.textContent = "waiting for a guest from another tab";
+    progressLabel.textContent = "waiting for a guest from another tab";
     say("this tab waits for a guest: migrate one here from another tab");
   } else {
-    await boot();
+    boot().catch((error: unknown) => {
+      setBootState("failed");
+      progressLabel.textContent = `failed to start: ${String(error)}`;
+    });
   }
 }
 
-start().catch((error: unknown) => {
-  setBootState("failed");
-  view.progressLabel.textContent = `failed to start: ${String(error)}`;
-});
+start();

@@ -9,6 +9,7 @@ import type { MigrationProgress } from "../migration/source.ts";
 import type { MigrationTrace } from "../migration/trace.ts";
 import { describeTrace } from "../migration/trace-summary.ts";
 import type { VmWorkerApi } from "../worker/vm-worker.ts";
+import { Journal } from "./journal.ts";
 import { MigrationView } from "./migration-view.ts";
 import { openPeerLink } from "./peer-link.ts";
 import { SignalingServerClient } from "./signaling/server-client.ts";
@@ -27,7 +28,9 @@ export interface MigrationHost {
   /** A fresh worker for a guest that is about to arrive. */
   spawn(): VmHandle;
   /** The arrived guest runs in `next`, which becomes this tab's VM (any older one is dropped). */
-  adopt(next: VmHandle, banner: string): void;
+  adopt(next: VmHandle, banner: string, journal: Journal): void;
+  /** The guest's journey so far, which travels with it. */
+  journal(): Journal;
   /** This tab's guest now runs elsewhere. */
   movedAway(banner: string): void;
   /** The console events an arriving guest's worker reports to (a comlink proxy). */
@@ -44,7 +47,7 @@ export class MigrationPanel {
   readonly directory: TabDirectory;
   /** The last migration's trace (either direction), for the console's hive86.lastTrace. */
   lastTrace: MigrationTrace | null = null;
-  private readonly view = new MigrationView<Target>();
+  readonly view = new MigrationView<Target>();
   private receiving = false;
   private busy = false;
   /** While receiving: a worker with its wasm compiled, so an arriving guest's machine is built at once. */
@@ -71,6 +74,14 @@ export class MigrationPanel {
     this.directory.onincoming = (from, signaling) =>
       this.incoming(from ? `tab ${from.label}` : "another tab", signaling);
     this.renderPeers([]);
+  }
+
+  /** The M shortcut: to the first tab that receives (or the paired browser). */
+  migrateToFirstReceiver(): void {
+    const tab = this.directory.peers.find((peer) => peer.receiving);
+    if (tab) void this.migrate({ kind: "tab", tab });
+    else if (this.remote) void this.migrate({ kind: "remote" });
+    else this.view.setStatus("no other tab receives: switch on Receive in one first");
   }
 
   /** What this tab tells the others it is doing. */
@@ -122,7 +133,7 @@ export class MigrationPanel {
     // The channel must go to the worker in the task that made it.
     const traced = current.vm.migrate(
       Comlink.transfer(link.channel, [link.channel]),
-      { verify: this.view.verify },
+      { verify: this.view.verify, journal: this.host.journal().toJSON() },
       Comlink.proxy((progress: MigrationProgress) => this.view.showSending(progress)),
     );
     link.connected.catch((error: Error) => {
@@ -179,12 +190,22 @@ export class MigrationPanel {
     );
     link.connected.catch((error: Error) => link.close(error.message));
     try {
-      const { trace, summary } = await received;
+      const { trace, summary, journal } = await received;
       this.lastTrace = trace;
       if (trace.outcome === "completed") {
         this.view.showArrival(trace, summary);
         this.setReceiving(false); // one guest per switch: another would replace this one
-        this.host.adopt(next, `a guest arrived from ${from}: ${describeTrace(trace, summary)}`);
+        const journey = Journal.from(journal);
+        journey.addMove({
+          atMs: Date.now(),
+          downtimeMs: summary?.downtimeMs ?? 0,
+          to: `tab ${this.directory.self.label}`,
+        });
+        this.host.adopt(
+          next,
+          `a guest arrived from ${from}: ${describeTrace(trace, summary)}`,
+          journey,
+        );
       } else {
         next.worker.terminate();
         this.view.failed(`nothing arrived: ${trace.reason}`);

@@ -1,24 +1,17 @@
 // The migration panel's DOM: the receive switch, the peer list, pairing,
-// a progress bar per round while a guest moves, and what the move did.
+// a progress bar per round while a guest moves, the rounds' charts, and what
+// the move did (downtime in large type), with the trace and charts to save.
 import type { IncomingProgress } from "../migration/destination.ts";
 import type { Done } from "../migration/protocol.ts";
 import type { MigrationProgress } from "../migration/source.ts";
 import type { MigrationTrace } from "../migration/trace.ts";
+import { traceFileText } from "../migration/trace-file.ts";
+import { RatesChart, RoundsChart } from "./charts.ts";
+import { download, element, timestamp } from "./dom.ts";
+import { count, megabytes } from "./format.ts";
 import type { TabInfo } from "./signaling/tab-directory.ts";
 
-function element<T extends HTMLElement>(selector: string): T {
-  const found = document.querySelector<T>(selector);
-  if (!found) throw new Error(`the page has no ${selector}`);
-  return found;
-}
-
-function megabytes(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(2)} MB`;
-}
-
-function count(value: number): string {
-  return value.toLocaleString("en-US");
-}
+const CHART_HEIGHT = 150;
 
 export class MigrationView<Target = unknown> {
   onReceiveChange: (on: boolean) => void = () => {};
@@ -37,7 +30,12 @@ export class MigrationView<Target = unknown> {
   private readonly pairStatus = element<HTMLElement>("#pair-status");
   private readonly pairCode = element<HTMLInputElement>("#pair-code");
   private readonly cancel = element<HTMLButtonElement>("#migration-cancel");
+  private readonly traceActions = element<HTMLElement>("#trace-actions");
+  private readonly roundsChart = new RoundsChart(element("#rounds-chart"), CHART_HEIGHT);
+  private readonly ratesChart = new RatesChart(element("#rates-chart"), CHART_HEIGHT);
   private peersKey = "";
+  /** The trace the panel shows (a move's, or a replay's), for saving. */
+  private shown: MigrationTrace | null = null;
 
   constructor() {
     this.receiveSwitch.addEventListener("change", () =>
@@ -45,6 +43,8 @@ export class MigrationView<Target = unknown> {
     );
     element<HTMLButtonElement>("#pair-create").addEventListener("click", () => this.onPairCreate());
     this.cancel.addEventListener("click", () => this.onCancel());
+    element<HTMLButtonElement>("#trace-save").addEventListener("click", () => this.saveTrace());
+    element<HTMLButtonElement>("#charts-save").addEventListener("click", () => this.saveCharts());
     element<HTMLFormElement>("#pair-join").addEventListener("submit", (event) => {
       event.preventDefault();
       const code = this.pairCode.value.trim();
@@ -135,6 +135,9 @@ export class MigrationView<Target = unknown> {
     this.setStatus(what);
     this.rounds.replaceChildren();
     this.result.hidden = true;
+    this.traceActions.hidden = true;
+    this.roundsChart.clear();
+    this.ratesChart.clear();
   }
 
   /** The source's rounds: one bar each, the current one filling up. */
@@ -146,11 +149,13 @@ export class MigrationView<Target = unknown> {
         current && progress.roundTotal > 0 ? progress.roundDone / progress.roundTotal : 1;
       const pages = round.dataPages + (round.round === 0 ? 0 : round.zeroPages);
       const text = round.final
-        ? `final: ${count(pages)} pages, guest paused`
-        : `${count(current ? progress.roundDone : round.candidatePages)} of ${count(round.candidatePages)} pages · ${megabytes(round.wireBytes)}`;
-      return this.roundRow(round.round, done, text);
+        ? `${count(pages)} pages, guest paused`
+        : `${count(current ? progress.roundDone : round.candidatePages)}/${count(round.candidatePages)} · ${megabytes(round.wireBytes)}`;
+      return this.roundRow(round.round, done, text, round.final);
     });
     this.rounds.replaceChildren(...rows);
+    this.roundsChart.update(trace);
+    this.ratesChart.update(trace);
     const phase: Record<MigrationProgress["phase"], string> = {
       connecting: "connecting…",
       precopy: `round ${progress.round}: copying while the guest runs`,
@@ -172,10 +177,11 @@ export class MigrationView<Target = unknown> {
     this.setStatus(phase[progress.phase]);
   }
 
-  private roundRow(round: number, fraction: number, text: string): HTMLLIElement {
+  private roundRow(round: number, fraction: number, text: string, final: boolean): HTMLLIElement {
     const row = document.createElement("li");
+    if (final) row.className = "final";
     const label = document.createElement("span");
-    label.textContent = `round ${round}`;
+    label.textContent = final ? "switchover" : `round ${round}`;
     const bar = document.createElement("progress");
     bar.max = 1;
     bar.value = fraction;
@@ -190,6 +196,7 @@ export class MigrationView<Target = unknown> {
   /** What the move did, on the tab it left. */
   showResult(trace: MigrationTrace): void {
     document.body.dataset.migration = trace.outcome;
+    this.showCharts(trace);
     if (trace.outcome !== "completed") return;
     this.fillResult({
       downtimeMs: trace.downtimeMs ?? 0,
@@ -207,8 +214,57 @@ export class MigrationView<Target = unknown> {
   /** What the move did, on the tab the guest arrived in (the source's own figures). */
   showArrival(trace: MigrationTrace, summary: Done | null): void {
     document.body.dataset.migration = trace.outcome;
+    this.showCharts(trace);
     if (!summary) return;
     this.fillResult({ ...summary, verified: trace.verify ? trace.verify.match : null });
+  }
+
+  /** A trace's charts and its save buttons (a replay's too). */
+  showCharts(trace: MigrationTrace): void {
+    this.shown = trace;
+    this.roundsChart.update(trace);
+    this.ratesChart.update(trace);
+    this.traceActions.hidden = false;
+  }
+
+  /** Charts follow the page's colours (presenter mode). */
+  restyle(): void {
+    this.roundsChart.restyle();
+    this.ratesChart.restyle();
+  }
+
+  private saveTrace(): void {
+    if (!this.shown) return;
+    const blob = new Blob([traceFileText(this.shown)], { type: "application/json" });
+    download(blob, `hive86-migration-${timestamp()}.json`);
+  }
+
+  /** Both charts, one above the other with their titles, as one PNG. */
+  private saveCharts(): void {
+    const charts = [
+      { canvas: this.roundsChart.canvas, title: "pages and bytes per round" },
+      { canvas: this.ratesChart.canvas, title: "dirty rate against bandwidth" },
+    ].filter(
+      (chart): chart is { canvas: HTMLCanvasElement; title: string } => chart.canvas !== null,
+    );
+    if (charts.length === 0) return;
+    const band = 32;
+    const style = getComputedStyle(document.body);
+    const sheet = document.createElement("canvas");
+    sheet.width = Math.max(...charts.map(({ canvas }) => canvas.width));
+    sheet.height = charts.reduce((sum, { canvas }) => sum + band + canvas.height, 0);
+    const context = sheet.getContext("2d")!;
+    context.fillStyle = style.getPropertyValue("--panel") || "#000";
+    context.fillRect(0, 0, sheet.width, sheet.height);
+    let y = 0;
+    for (const { canvas, title } of charts) {
+      context.fillStyle = style.getPropertyValue("--text") || "#fff";
+      context.font = "600 20px system-ui, sans-serif";
+      context.fillText(title, 12, y + 24);
+      context.drawImage(canvas, 0, y + band);
+      y += band + canvas.height;
+    }
+    sheet.toBlob((blob) => blob && download(blob, `hive86-migration-charts-${timestamp()}.png`));
   }
 
   private fillResult(figures: Done & { verified: boolean | null }): void {

@@ -7,6 +7,8 @@
 // this worker owns the wire.
 import * as Comlink from "comlink";
 import type { BalloonInfo } from "../devices/virtio/balloon/device.ts";
+import type { PvclockInfo } from "../devices/kvmclock/device.ts";
+import { MemoryView } from "../machine/memory-view.ts";
 import { Machine, type StopReason } from "../machine/machine.ts";
 import type { DirtyLogReader } from "../machine/dirty-log.ts";
 import type { MachineConfig } from "../machine/machine-config.ts";
@@ -52,11 +54,17 @@ export interface VmStatus {
   ramBytes: number;
   /** The balloon's target, what the guest gave and its statistics; null without a balloon. */
   balloon: BalloonInfo | null;
+  /** What kvm-clock shows the guest; null without kvm-clock or a machine. */
+  clock: PvclockInfo | null;
+  /** The host's wall clock when this status was taken (epoch ms), to set against clock.guestWallMs. */
+  hostWallMs: number;
 }
 
 export interface MigrateRequest {
   downtimeLimitMs?: number;
   verify?: boolean;
+  /** The page's record of the guest's journey, handed to the destination's page. */
+  journal?: Record<string, unknown>;
 }
 
 export interface ReceivePolicy {
@@ -78,6 +86,8 @@ let lastSample = { at: performance.now(), instructions: 0 };
 let codec: Promise<PageCodec> | null = null;
 const dirtyLogs = new Map<number, DirtyLogReader>();
 let nextDirtyLog = 1;
+/** The page's heatmap, while it shows one. */
+let memoryView: MemoryView | null = null;
 
 function pageCodec(): Promise<PageCodec> {
   codec ??= PageCodec.create();
@@ -184,14 +194,17 @@ const api = {
         codec: await pageCodec(),
         downtimeLimitMs: request.downtimeLimitMs,
         verify: request.verify,
+        journal: request.journal,
         onProgress,
         signal: cancelOutgoing.signal,
+        onRound: (round, sent) => memoryView?.watchRound(round, sent),
       });
       if (trace.outcome !== "abandoned") movedAway = true;
       return trace;
     } finally {
       migrating = false;
       cancelOutgoing = null;
+      memoryView?.migrationEnded();
     }
   },
 
@@ -209,7 +222,11 @@ const api = {
     policy: ReceivePolicy,
     events: VmEvents,
     onProgress: (progress: IncomingProgress) => void,
-  ): Promise<{ trace: MigrationTrace; summary: Done | null }> {
+  ): Promise<{
+    trace: MigrationTrace;
+    summary: Done | null;
+    journal: Record<string, unknown> | null;
+  }> {
     if (machine || migrating) throw new Error("this worker already has a machine");
     migrating = true;
     try {
@@ -222,10 +239,30 @@ const api = {
         onProgress,
       });
       if (result.machine) watch(result.machine, events);
-      return { trace: result.trace, summary: result.summary };
+      return { trace: result.trace, summary: result.summary, journal: result.journal };
     } finally {
       migrating = false;
     }
+  },
+
+  /**
+   * One heatmap frame: a byte per guest page (PageShade in
+   * machine/memory-view.ts). The first call opens the view.
+   */
+  async memoryFrame(): Promise<Uint8Array> {
+    const current = running();
+    if (!memoryView) {
+      const codec = await pageCodec();
+      memoryView = new MemoryView(current, (bytes) => codec.scanPages(bytes));
+    }
+    const frame = memoryView.frame();
+    return Comlink.transfer(frame, [frame.buffer]);
+  },
+
+  /** Stops the heatmap's view (its dirty log reader). */
+  closeMemoryView(): void {
+    memoryView?.close();
+    memoryView = null;
   },
 
   /** Starts a dirty log for a memory view: the pages written from now on. */
@@ -276,6 +313,8 @@ const api = {
         guestSeconds: 0,
         ramBytes: 0,
         balloon: null,
+        clock: null,
+        hostWallMs: Date.now(),
       };
     }
     const now = performance.now();
@@ -292,6 +331,8 @@ const api = {
       guestSeconds: machine.now() / 1e9,
       ramBytes: machine.core.memory.ramBytes,
       balloon: machine.balloon?.info() ?? null,
+      clock: machine.kvmClock?.info() ?? null,
+      hostWallMs: Date.now(),
     };
   },
 };

@@ -16,6 +16,7 @@ test("moving the balloon slider changes the guest's available memory", async ({ 
       ),
     );
   const before = await available("before");
+  await page.locator("#tab-balloon").click();
   await expect(page.locator("#balloon-target")).toBeEnabled();
 
   await page.locator("#balloon-target").fill("64");

@@ -75,6 +75,7 @@ async function checkTicksAcross(from: Page, to: Page, downtimeMs: number): Promi
 }
 
 async function migrate(from: Page, to: Page): Promise<Trace> {
+  await from.locator("#tab-migration").click();
   const target = from.locator("#peer-list li", { hasText: /receiving/ });
   await expect(target).toHaveCount(1);
   await target.getByRole("button", { name: /migrate/i }).click();
@@ -183,6 +184,7 @@ test("with the balloon inflated by 64 MiB the move sends fewer bytes", async ({ 
   const plain = await migrate(a, b);
 
   await a.locator("#receive-switch").check();
+  await b.locator("#tab-balloon").click();
   const slider = b.locator("#balloon-target");
   await expect(slider).toBeEnabled();
   await slider.fill("64");
