@@ -264,6 +264,9 @@ class DestinationMigration {
 
   private async takeStateChunk(chunk: StateChunk): Promise<void> {
     if (this.readySent) throw new ProtocolError("STATE after READY");
+    // The round before the state was the stop-and-copy.
+    const last = this.trace.rounds[this.trace.rounds.length - 1];
+    if (last && this.stateParts.length === 0) last.final = true;
     const expected = this.stateParts.length;
     if (chunk.part !== expected || (expected > 0 && chunk.parts !== this.stateParts[0]!.parts)) {
       throw new ProtocolError(

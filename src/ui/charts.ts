@@ -23,12 +23,19 @@ function axis(label: string, side: 1 | 2 | 3, scale?: string): uPlot.Axis {
     ticks: { stroke: cssVar("--line"), width: 1 },
     font: "12px system-ui, sans-serif",
     labelFont: "12px system-ui, sans-serif",
-    size: 46,
+    size: 56,
     labelSize: 16,
   };
 }
 
 const bars = uPlot.paths.bars!({ size: [0.7, 60] });
+
+/** Rounds are whole numbers: ticks on them only, and half a round of room at each end. */
+const roundAxis: Partial<uPlot.Axis> = { incrs: [1, 2, 5, 10, 20, 50, 100] };
+const roundScale: uPlot.Scale = {
+  time: false,
+  range: (_u, min, max) => [min - 0.5, max + 0.5],
+};
 
 /** A uPlot chart that follows its container's width. */
 abstract class Chart {
@@ -100,8 +107,12 @@ export class RoundsChart extends Chart {
       width,
       height,
       title: "pages and bytes per round",
-      scales: { x: { time: false }, mb: { auto: true } },
-      axes: [axis("round", 2), axis("pages", 3), { ...axis("MB", 1, "mb"), grid: { show: false } }],
+      scales: { x: roundScale, mb: { auto: true } },
+      axes: [
+        { ...axis("round", 2), ...roundAxis },
+        axis("pages", 3),
+        { ...axis("MB", 1, "mb"), grid: { show: false } },
+      ],
       series: [
         { label: "round" },
         { label: "pages", fill: cssVar("--data"), stroke: cssVar("--data"), paths: bars },
@@ -136,9 +147,9 @@ export class RatesChart extends Chart {
       width,
       height,
       title: "dirty rate against bandwidth",
-      scales: { x: { time: false }, pct: { range: [0, 100] } },
+      scales: { x: roundScale, pct: { range: [0, 100] } },
       axes: [
-        axis("round", 2),
+        { ...axis("round", 2), ...roundAxis },
         axis("MB/s", 3),
         { ...axis("% CPU", 1, "pct"), grid: { show: false } },
       ],

@@ -85,10 +85,11 @@ export class Heatmap {
     this.context.putImageData(this.image, 0, 0);
   }
 
-  /** Shows nothing (no guest). */
+  /** Shows nothing: no guest in this tab. */
   clear(): void {
     this.frame = null;
     this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.info.textContent = "no guest in this tab";
   }
 
   /** The latest frame, for tests and the console. */
@@ -97,7 +98,8 @@ export class Heatmap {
   }
 
   private hover(event: MouseEvent | null): void {
-    if (!event || !this.frame) {
+    if (!this.frame) return;
+    if (!event) {
       this.info.textContent = IDLE_TEXT;
       return;
     }

@@ -93,6 +93,19 @@ function start(): void {
   });
   const encoder = new TextEncoder();
   terminal.onData((data) => void current?.vm.sendSerial(encoder.encode(data)));
+  // Ctrl-C belongs to the guest: copy and paste are Ctrl-Shift-C and Ctrl-Shift-V.
+  terminal.attachCustomKeyEventHandler((event) => {
+    if (event.type !== "keydown" || !event.ctrlKey || !event.shiftKey) return true;
+    if (event.code === "KeyC" && terminal.hasSelection()) {
+      void navigator.clipboard?.writeText(terminal.getSelection());
+      return false;
+    }
+    if (event.code === "KeyV") {
+      void navigator.clipboard?.readText().then((text) => terminal.paste(text));
+      return false;
+    }
+    return true;
+  });
 
   const heatmap = new Heatmap(element("#heatmap"), element("#heatmap-info"));
   const balloon = new BalloonPanel();

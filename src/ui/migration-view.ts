@@ -12,6 +12,7 @@ import { count, megabytes } from "./format.ts";
 import type { TabInfo } from "./signaling/tab-directory.ts";
 
 const CHART_HEIGHT = 150;
+const PAGE_BYTES = 4096;
 
 export class MigrationView<Target = unknown> {
   onReceiveChange: (on: boolean) => void = () => {};
@@ -215,6 +216,7 @@ export class MigrationView<Target = unknown> {
   showArrival(trace: MigrationTrace, summary: Done | null): void {
     document.body.dataset.migration = trace.outcome;
     this.showCharts(trace);
+    this.ratesChart.clear(); // the rates are the source's to know
     if (!summary) return;
     this.fillResult({ ...summary, verified: trace.verify ? trace.verify.match : null });
   }
@@ -271,10 +273,16 @@ export class MigrationView<Target = unknown> {
     element("#result-downtime").textContent = figures.downtimeMs.toFixed(1);
     element("#result-rounds").textContent = String(figures.rounds);
     element("#result-wire").textContent = megabytes(figures.wireBytes);
-    element("#result-sent").textContent = `${count(figures.dataPages)} pages`;
-    element("#result-zero").textContent = `${count(figures.zeroPages)} pages`;
-    element("#result-ballooned").textContent = `${count(figures.balloonedPages)} pages`;
-    element("#result-ratio").textContent = `${figures.compressionRatio.toFixed(2)} : 1`;
+    element("#result-sent").textContent = count(figures.dataPages);
+    // What did not cross the wire: zero pages and the balloon's pages whole,
+    // and what the codec took off the pages that did (ratio = raw / sent).
+    const sentPageBytes = figures.dataPages * PAGE_BYTES;
+    element("#result-zero").textContent =
+      `${megabytes(figures.zeroPages * PAGE_BYTES)} (${count(figures.zeroPages)} pages)`;
+    element("#result-ballooned").textContent =
+      `${megabytes(figures.balloonedPages * PAGE_BYTES)} (${count(figures.balloonedPages)} pages)`;
+    element("#result-ratio").textContent =
+      `${megabytes(sentPageBytes - sentPageBytes / figures.compressionRatio)} (${figures.compressionRatio.toFixed(2)} : 1)`;
     element("#result-total").textContent = `${figures.totalMs.toFixed(0)} ms`;
     element("#result-verify").textContent =
       figures.verified === null ? "off" : figures.verified ? "equal on both sides" : "DIFFERENT";

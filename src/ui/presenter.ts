@@ -51,8 +51,10 @@ export class Presenter {
     const target = event.target as HTMLElement | null;
     // Typing goes where it is typed: the guest's console, a text field.
     if (target?.closest("#terminal, input, select, textarea")) return;
-    if (event.key === "Escape" && !this.help.hidden) {
-      this.showHelp(false);
+    if (event.key === "Escape") {
+      if (!this.help.hidden) this.showHelp(false);
+      const maximized = document.querySelector<HTMLElement>(".panel.maximized");
+      if (maximized) this.restore(maximized);
       return;
     }
     const action: Record<string, () => void> = {
@@ -69,12 +71,25 @@ export class Presenter {
     run();
   }
 
+  /**
+   * F: the focused panel fills the window (and the screen, where the browser
+   * allows it); F again, or Escape, brings the dashboard back.
+   */
   private async fullScreen(): Promise<void> {
-    if (document.fullscreenElement) {
-      await document.exitFullscreen();
+    const maximized = document.querySelector<HTMLElement>(".panel.maximized");
+    if (maximized) {
+      this.restore(maximized);
       return;
     }
     const panel = this.focusedPanel ?? element<HTMLElement>("#panel-side");
-    await panel.requestFullscreen?.().catch(() => undefined);
+    panel.classList.add("maximized");
+    document.body.dataset.maximized = panel.id;
+    await panel.requestFullscreen?.().catch(() => undefined); // refused: the window will do
+  }
+
+  private restore(panel: HTMLElement): void {
+    panel.classList.remove("maximized");
+    delete document.body.dataset.maximized;
+    if (document.fullscreenElement) void document.exitFullscreen().catch(() => undefined);
   }
 }

@@ -37,7 +37,7 @@ function freePort() {
   });
 }
 
-async function startPage(root, log) {
+export async function startPage(root, log) {
   const [port, signalPort] = [await freePort(), await freePort()];
   const child = spawn(
     process.execPath,

@@ -4,10 +4,11 @@
 //  boot: boot-to-prompt time of the project's Linux guest (build/guest), and
 //        in the same Chromium the same kernel and initramfs on v86;
 //  balloon: inflating and deflating 64 MiB in the guest (Node);
-//  migration: the guest moved live between two tabs (migration-bench.mjs).
+//  migration: the guest moved live between two tabs (migration-bench.mjs);
+//  heatmap: what the page's memory heatmap costs the guest (heatmap-bench.mjs).
 // Prints the tables and writes build/bench/results.json.
 //
-//   node tools/bench/run.mjs [--only cpu|boot|balloon|migration] [--runs N] [--warmup N]
+//   node tools/bench/run.mjs [--only cpu|boot|balloon|migration|heatmap] [--runs N] [--warmup N]
 //                            [--boot-runs N] [--balloon-rounds N] [--migration-runs N]
 //                            [--boot-timeout S] [--no-browser] [--no-node] [--no-v86] [--realmode]
 //
@@ -17,6 +18,7 @@
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import { inChromium } from "./browser-harness.mjs";
+import { benchHeatmap, reportHeatmap } from "./heatmap-bench.mjs";
 import { benchMigration, reportMigration } from "./migration-bench.mjs";
 import { cpus } from "node:os";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -47,6 +49,7 @@ const { values: opts } = parseArgs({
     "boot-timeout": { type: "string", default: "180" },
     "balloon-rounds": { type: "string", default: "5" },
     "migration-runs": { type: "string", default: "3" },
+    "heatmap-pairs": { type: "string", default: "3" },
     // Development aid: some migration workloads only, e.g. --migration-only fast
     "migration-only": { type: "string" },
     "no-browser": { type: "boolean", default: false },
@@ -57,8 +60,11 @@ const { values: opts } = parseArgs({
     realmode: { type: "boolean", default: false },
   },
 });
-if (opts.only !== undefined && !["cpu", "boot", "balloon", "migration"].includes(opts.only)) {
-  fail(`--only takes cpu, boot, balloon or migration, got ${opts.only}`);
+if (
+  opts.only !== undefined &&
+  !["cpu", "boot", "balloon", "migration", "heatmap"].includes(opts.only)
+) {
+  fail(`--only takes cpu, boot, balloon, migration or heatmap, got ${opts.only}`);
 }
 const doCpu = opts.only === undefined || opts.only === "cpu";
 const doBoot = opts.only === undefined || opts.only === "boot";
@@ -67,6 +73,8 @@ const doBalloon = (opts.only === undefined || opts.only === "balloon") && !opts[
 const balloonRounds = positiveInt(opts["balloon-rounds"], "--balloon-rounds");
 const doMigration = (opts.only === undefined || opts.only === "migration") && !opts["no-browser"];
 const migrationRuns = positiveInt(opts["migration-runs"], "--migration-runs");
+const doHeatmap = (opts.only === undefined || opts.only === "heatmap") && !opts["no-browser"];
+const heatmapPairs = positiveInt(opts["heatmap-pairs"], "--heatmap-pairs");
 const runs = positiveInt(opts.runs, "--runs");
 const warmup = Math.max(0, Number.parseInt(opts.warmup, 10) || 0);
 const bootRuns = positiveInt(opts["boot-runs"], "--boot-runs");
@@ -123,7 +131,8 @@ if (doCpu) {
 
 // The guest build is cached outside the checkout; build.sh only runs when
 // build/guest is missing, so a guest others are using is left alone.
-if ((doBoot || doBalloon || doMigration) && !(existsSync(kernelPath) && existsSync(initrdPath))) {
+const needsGuest = doBoot || doBalloon || doMigration || doHeatmap;
+if (needsGuest && !(existsSync(kernelPath) && existsSync(initrdPath))) {
   log("build/guest is missing: running tools/guest/build.sh");
   const built = spawnSync("bash", [join(root, "tools", "guest", "build.sh")], { stdio: "inherit" });
   if (built.status !== 0) fail("tools/guest/build.sh failed (see above)");
@@ -313,6 +322,16 @@ if (doMigration) {
   }
 }
 
+let heatmapResult = null;
+if (doHeatmap) {
+  log(`Chromium: the guest's speed with the memory heatmap on and off, ${heatmapPairs} pairs`);
+  try {
+    heatmapResult = await benchHeatmap({ root, pairs: heatmapPairs, log });
+  } catch (error) {
+    fail(`heatmap in Chromium: ${errorText(error)}`);
+  }
+}
+
 // ---- report ----
 
 const machine = {
@@ -330,6 +349,8 @@ let balloonJson = null;
 if (balloonResult) balloonJson = reportBalloon(balloonResult);
 let migrationJson = null;
 if (migrationResult) migrationJson = reportMigration(migrationResult);
+let heatmapJson = null;
+if (heatmapResult) heatmapJson = reportHeatmap(heatmapResult);
 console.log(
   `machine: ${machine.cpu} (${machine.cores} cores); node ${machine.node}; chromium ${machine.chromium ?? "not run"}`,
 );
@@ -348,6 +369,7 @@ const json = {
   boot: bootJson ?? previous.boot ?? null,
   balloon: balloonJson ?? previous.balloon ?? null,
   migration: migrationJson ?? previous.migration ?? null,
+  heatmap: heatmapJson ?? previous.heatmap ?? null,
 };
 writeFileSync(resultsPath, JSON.stringify(json, null, 2) + "\n");
 log(`wrote ${relative(root, resultsPath)}`);
