@@ -80,6 +80,7 @@ class DestinationMigration {
   private roundOpen = false;
   private roundPages = 0;
   private readySent = false;
+  private readySentAt = 0;
   private stateParts: StateChunk[] = [];
   private verify = false;
   private running = false;
@@ -208,7 +209,10 @@ class DestinationMigration {
         return;
       case MessageType.GO: {
         if (!this.readySent) throw new ProtocolError("GO before READY");
-        const downtimeMs = decoded.body.pausedMs + decoded.body.oneWayMs;
+        // READY went out and GO came back: that round trip, less what the source
+        // held READY for, is two transits; GO took one.
+        const roundTrip = performance.now() - this.readySentAt - decoded.body.heldMs;
+        const downtimeMs = decoded.body.pausedMs + Math.max(0, roundTrip / 2);
         this.incoming!.start(downtimeMs * 1e6);
         this.running = true;
         this.trace.clockAdvanceMs = Math.round(downtimeMs * 1000) / 1000;
@@ -297,6 +301,7 @@ class DestinationMigration {
       this.trace.verify = { ram: ready.ramHash, state: ready.stateHash, match: true };
     }
     this.readySent = true;
+    this.readySentAt = performance.now();
     this.send(MessageType.READY, ready);
   }
 

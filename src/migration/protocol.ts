@@ -17,12 +17,12 @@
 //     |                          ROUND_ACK(n)               |  until the rest fits
 //     |<---------------------------------------------------|  the downtime limit
 //   pause
-//     |  PING  PAGES ... ROUND_END(last)  STATE ... STATE   |
+//     |  PAGES ... ROUND_END(last)  STATE ... STATE         |
 //     |--------------------------------------------------->|  restores the state
-//     |     PONG  ROUND_ACK(last)  READY (hashes, verify)   |  (not running yet)
+//     |           ROUND_ACK(last)  READY (hashes, verify)   |  (not running yet)
 //     |<---------------------------------------------------|
 //   released: this side never runs the guest again
-//     |  GO (time paused so far, one-way delay)             |
+//     |  GO (time paused so far, time READY was held)       |
 //     |--------------------------------------------------->|  advances the clock
 //     |                          RESUMED                    |  by the downtime, runs
 //     |<---------------------------------------------------|
@@ -149,8 +149,12 @@ export interface Ready {
 export interface Go {
   /** Source-measured time from the pause until GO was sent. */
   pausedMs: number;
-  /** Half the measured round-trip time: how long GO takes to arrive. */
-  oneWayMs: number;
+  /**
+   * How long the source held READY before sending GO: the destination takes
+   * it from its own READY-to-GO time to get the round trip, half of which
+   * is GO's way (no two hosts' clocks are compared).
+   */
+  heldMs: number;
 }
 export interface Resumed {
   /** How far the destination moved the guest's clock. */
@@ -239,7 +243,7 @@ const SCHEMAS: { [T in ControlType]: Record<string, Check> } = {
   [MessageType.ROUND_END]: { round: isCount, pages: isCount },
   [MessageType.ROUND_ACK]: { round: isCount, pages: isCount },
   [MessageType.READY]: { ramHash: isOptionalHex, stateHash: isOptionalHex },
-  [MessageType.GO]: { pausedMs: isTime, oneWayMs: isTime },
+  [MessageType.GO]: { pausedMs: isTime, heldMs: isTime },
   [MessageType.RESUMED]: { clockAdvanceMs: isTime },
   [MessageType.ABANDON]: { reason: isString(2000) },
   [MessageType.DONE]: {

@@ -84,7 +84,6 @@ const THROTTLE_STEP = 0.6;
 const MIN_THROTTLE = 0.02;
 /** The handshake's PING, and the one sent at the pause. */
 const FIRST_PING = 1;
-const FINAL_PING = 2;
 const CANCELLED = "cancelled on this side";
 
 /**
@@ -132,8 +131,6 @@ class SourceMigration {
     }
   };
   private lastHarvestMs = 0;
-  /** When the stop-and-copy PING left, until its PONG is back. */
-  private pingSentAt: number | null = null;
   private readonly checksum = (bytes: Uint8Array) => this.options.codec.checksum32(bytes);
   /** Converging: consecutive rounds in which the guest outran the wire. */
   private outran = 0;
@@ -208,7 +205,7 @@ class SourceMigration {
     }
   }
 
-  /** One PING: the estimate only needs its order of magnitude (GO's delay is measured again, paused). */
+  /** One PING: the downtime estimate only needs its order of magnitude. */
   private async measureRoundTrip(): Promise<void> {
     const sent = performance.now();
     this.sendControl(MessageType.PING, { id: FIRST_PING });
@@ -272,9 +269,6 @@ class SourceMigration {
     }
     await this.machine.pause();
     this.pausedAt = performance.now();
-    // Measured now, with no guest slices delaying either side: GO's transit time.
-    this.pingSentAt = performance.now();
-    this.sendControl(MessageType.PING, { id: FINAL_PING });
     const final = this.collectDirty(false);
     final.addAll(carried);
     const last = this.trace.rounds[this.trace.rounds.length - 1]!;
@@ -311,6 +305,7 @@ class SourceMigration {
     await this.expectAck(final);
     switchover.lastPagesAckedMs = this.sincePause();
     const ready = await this.expect(MessageType.READY);
+    const readyAt = performance.now();
     switchover.readyMs = this.sincePause();
     const verify = this.trace.verify;
     if (verify) {
@@ -325,7 +320,7 @@ class SourceMigration {
     this.released = true;
     this.sendControl(MessageType.GO, {
       pausedMs: performance.now() - this.pausedAt!,
-      oneWayMs: this.rttMs / 2,
+      heldMs: performance.now() - readyAt,
     });
     switchover.goMs = this.sincePause();
     const resumed = await this.expect(MessageType.RESUMED);
@@ -569,19 +564,8 @@ class SourceMigration {
     }
   }
 
-  /** A message that came unasked: the final PONG is noted, ABANDON or anything else ends it. */
-  private unexpected(decoded: Decoded, wanted?: ControlType): void {
-    if (
-      decoded.type === MessageType.PONG &&
-      decoded.body.id === FINAL_PING &&
-      this.pingSentAt !== null
-    ) {
-      // Either measurement can only be late (a busy thread reads the PONG late): take the shorter.
-      this.rttMs = Math.min(this.rttMs, performance.now() - this.pingSentAt);
-      this.trace.rttMs = round3(this.rttMs);
-      this.pingSentAt = null;
-      return;
-    }
+  /** A message that came unasked (ABANDON) or out of turn: either ends the migration. */
+  private unexpected(decoded: Decoded, wanted?: ControlType): never {
     if (decoded.type === MessageType.ABANDON) {
       throw new CalledOff(`the destination called it off: ${decoded.body.reason}`, true);
     }

@@ -72,6 +72,7 @@ export class Heatmap {
 
   /** Paints a frame: one byte per page. */
   draw(frame: Uint8Array): void {
+    if (!this.frame) this.info.textContent = IDLE_TEXT;
     this.frame = frame;
     const rows = Math.ceil(frame.length / COLUMNS);
     if (!this.image || this.image.height !== rows) {

@@ -277,15 +277,25 @@ export class MigrationView<Target = unknown> {
     // What did not cross the wire: zero pages and the balloon's pages whole,
     // and what the codec took off the pages that did (ratio = raw / sent).
     const sentPageBytes = figures.dataPages * PAGE_BYTES;
-    element("#result-zero").textContent =
-      `${megabytes(figures.zeroPages * PAGE_BYTES)} (${count(figures.zeroPages)} pages)`;
-    element("#result-ballooned").textContent =
-      `${megabytes(figures.balloonedPages * PAGE_BYTES)} (${count(figures.balloonedPages)} pages)`;
-    element("#result-ratio").textContent =
-      `${megabytes(sentPageBytes - sentPageBytes / figures.compressionRatio)} (${figures.compressionRatio.toFixed(2)} : 1)`;
+    const saved = (selector: string, bytes: number, detail: string) => {
+      const field = element(selector);
+      field.textContent = megabytes(bytes);
+      field.title = detail;
+    };
+    saved("#result-zero", figures.zeroPages * PAGE_BYTES, `${count(figures.zeroPages)} pages`);
+    saved(
+      "#result-ballooned",
+      figures.balloonedPages * PAGE_BYTES,
+      `${count(figures.balloonedPages)} pages`,
+    );
+    saved(
+      "#result-ratio",
+      sentPageBytes - sentPageBytes / figures.compressionRatio,
+      `${figures.compressionRatio.toFixed(2)} : 1`,
+    );
     element("#result-total").textContent = `${figures.totalMs.toFixed(0)} ms`;
     element("#result-verify").textContent =
-      figures.verified === null ? "off" : figures.verified ? "equal on both sides" : "DIFFERENT";
+      figures.verified === null ? "off" : figures.verified ? "equal" : "DIFFERENT";
     this.result.hidden = false;
   }
 }

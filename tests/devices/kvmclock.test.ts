@@ -211,3 +211,26 @@ describe("kvm-clock", () => {
     expect(kvmClock.save()).toEqual(before);
   });
 });
+
+describe("kvm-clock info for a host's display", () => {
+  it("gives the guest's wall time from its structure, and the flags as the guest left them", async () => {
+    const { core, clock, kvmClock, setWall } = await setup();
+    expect(kvmClock.info().guestWallMs).toBeNull(); // before the guest asks
+    clock.advanceBy(5e9);
+    kvmClock.writeMsr(MSR_KVM_WALL_CLOCK_NEW, BigInt(WALL));
+    kvmClock.writeMsr(MSR_KVM_SYSTEM_TIME_NEW, BigInt(TIME_INFO | 1));
+    clock.advanceBy(2_500_000); // 2.5 ms later
+    setWall(Date.UTC(2026, 5, 1, 12, 0, 0) + 2.5);
+    const info = kvmClock.info();
+    expect(info.enabled).toBe(true);
+    // Boot time (wall at the MSR write minus 5 s) plus system time: the host's wall time now.
+    expect(info.guestWallMs).toBeCloseTo(Date.UTC(2026, 5, 1, 12, 0, 0) + 2.5, 3);
+    expect(info.systemTimeNs).toBe(5_002_500_000);
+    expect(info.flags).toBe(1); // TSC_STABLE
+    kvmClock.resumed();
+    expect(kvmClock.info().flags).toBe(3); // GUEST_STOPPED published
+    core.memory.write8(TIME_INFO + 29, 1); // the guest saw it and cleared it
+    expect(kvmClock.info().flags).toBe(1);
+    expect(kvmClock.info().version).toBe(readTimeInfo(core).version);
+  });
+});

@@ -94,6 +94,14 @@ test("after a migration the charts show its rounds and the downtime; its trace r
   await expect(a.locator("#rounds-chart .u-title")).toHaveText("pages and bytes per round");
   await photograph(a, info, "migration-source-after");
   await photograph(b, info, "migration-destination-after");
+  // The guest's clock against the host's stays flat across the move, the move marked on it.
+  await b.locator("#tab-clock").click();
+  await expect
+    .poll(async () => Math.abs(Number.parseFloat((await b.locator("#clock-drift").textContent())!)))
+    .toBeLessThan(10);
+  await expect(b.locator("#clock-flags")).toContainText("TSC_STABLE");
+  await photograph(b, info, "migration-destination-clock");
+  await b.locator("#tab-migration").click();
 
   const [download] = await Promise.all([
     a.waitForEvent("download"),

@@ -22,6 +22,8 @@ const CPUID_HYPERVISOR_PRESENT = 1 << 31; // leaf 1 ECX
 const PVCLOCK_TSC_STABLE_BIT = 1 << 0;
 const PVCLOCK_GUEST_STOPPED = 1 << 1;
 const TIME_INFO_BYTES = 32;
+/** pvclock_vcpu_time_info.flags: after version, pad, tsc_timestamp, system_time, mul, shift. */
+const FLAGS_OFFSET = 29;
 const WALL_CLOCK_BYTES = 12;
 
 /** Four ASCII characters as the little-endian u32 a CPUID register holds. */
@@ -84,7 +86,7 @@ export interface PvclockInfo {
   /** TSC to nanoseconds: ns = (tsc << shift or >> -shift) * mul >> 32. */
   mul: number;
   shift: number;
-  /** PVCLOCK_TSC_STABLE_BIT (1), PVCLOCK_GUEST_STOPPED (2), as last published. */
+  /** PVCLOCK_TSC_STABLE_BIT (1), PVCLOCK_GUEST_STOPPED (2), as the guest's structure holds them. */
   flags: number;
   /** The guest's TSC now. */
   tsc: number;
@@ -209,12 +211,18 @@ export class KvmClock implements Stateful<KvmClockState> {
       const bootMs = memory.read32(address + 4) * 1000 + memory.read32(address + 8) / 1e6;
       guestWallMs = bootMs + now / 1e6;
     }
+    // The flags as the guest has them now: it clears GUEST_STOPPED once it has seen it.
+    const timeInfo = Number(this.systemTime & ~1n);
+    const flags =
+      this.enabled && timeInfo + TIME_INFO_BYTES <= memory.ramBytes
+        ? memory.read8(timeInfo + FLAGS_OFFSET)
+        : this.lastFlags;
     return {
       enabled: this.enabled,
       version: this.timeInfoVersion,
       mul: this.scale.mul,
       shift: this.scale.shift,
-      flags: this.lastFlags,
+      flags,
       tsc: this.options.tsc.readAt(now),
       systemTimeNs: now,
       guestWallMs,
