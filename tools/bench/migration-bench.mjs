@@ -94,6 +94,7 @@ async function migrateOnce(browser, base, scenario) {
     const command = WORKLOADS[scenario.workload];
     if (command) await typeLine(source, command);
     if (scenario.balloonMiB) {
+      await source.locator("#tab-balloon").click();
       const slider = source.locator("#balloon-target");
       await waitFor(
         source,
@@ -113,6 +114,7 @@ async function migrateOnce(browser, base, scenario) {
     }
     // Settled: the workload runs, the boot's freed memory has been reported.
     await source.waitForTimeout(3000);
+    await source.locator("#tab-migration").click();
     await source.locator("#migrate-verify").setChecked(Boolean(scenario.verify));
     const peer = source.locator("#peer-list li", { hasText: /receiving/ });
     await peer.getByRole("button").click();
