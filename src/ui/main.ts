@@ -144,6 +144,8 @@ function start(): void {
     },
     { receiving: receiveMode, state: receiveMode ? "empty" : "booting" },
   );
+  const linkCap = new URLSearchParams(location.search).get("link");
+  if (linkCap) migration.view.setLinkCap(Number(linkCap));
 
   async function boot(): Promise<void> {
     current?.worker.terminate();

@@ -133,7 +133,11 @@ export class MigrationPanel {
     // The channel must go to the worker in the task that made it.
     const traced = current.vm.migrate(
       Comlink.transfer(link.channel, [link.channel]),
-      { verify: this.view.verify, journal: this.host.journal().toJSON() },
+      {
+        verify: this.view.verify,
+        journal: this.host.journal().toJSON(),
+        linkBytesPerSecond: this.view.linkBytesPerSecond,
+      },
       Comlink.proxy((progress: MigrationProgress) => this.view.showSending(progress)),
     );
     link.connected.catch((error: Error) => {

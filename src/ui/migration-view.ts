@@ -25,6 +25,7 @@ export class MigrationView<Target = unknown> {
   private readonly selfLabel = element<HTMLElement>("#self-label");
   private readonly peerList = element<HTMLUListElement>("#peer-list");
   private readonly verifyBox = element<HTMLInputElement>("#migrate-verify");
+  private readonly linkSelect = element<HTMLSelectElement>("#migrate-link");
   private readonly status = element<HTMLElement>("#migration-status");
   private readonly rounds = element<HTMLOListElement>("#migration-rounds");
   private readonly result = element<HTMLElement>("#migration-result");
@@ -55,6 +56,22 @@ export class MigrationView<Target = unknown> {
 
   get verify(): boolean {
     return this.verifyBox.checked;
+  }
+
+  /** The link cap chosen (bytes per second), or undefined for full speed. */
+  get linkBytesPerSecond(): number | undefined {
+    const megabytes = Number(this.linkSelect.value);
+    return megabytes > 0 ? megabytes * 1e6 : undefined;
+  }
+
+  /** Preselects a cap (`?link=2` on the page's address); values not offered are added. */
+  setLinkCap(megabytes: number): void {
+    if (!(megabytes > 0) || !Number.isFinite(megabytes)) return;
+    const value = String(megabytes);
+    if (![...this.linkSelect.options].some((option) => option.value === value)) {
+      this.linkSelect.add(new Option(`${value} MB/s`, value));
+    }
+    this.linkSelect.value = value;
   }
 
   setSelf(label: string): void {

@@ -25,6 +25,7 @@ import {
 import { migrateOut, type MigrationProgress } from "../migration/source.ts";
 import type { MigrationTrace } from "../migration/trace.ts";
 import { openDataChannelTransport } from "../migration/transports/data-channel.ts";
+import { PacedTransport } from "../migration/transports/paced.ts";
 
 export interface BootRequest {
   kernelUrl: string;
@@ -65,6 +66,8 @@ export interface MigrateRequest {
   verify?: boolean;
   /** The page's record of the guest's journey, handed to the destination's page. */
   journal?: Record<string, unknown>;
+  /** Caps the link (bytes per second), so rounds are visible on one machine. */
+  linkBytesPerSecond?: number;
 }
 
 export interface ReceivePolicy {
@@ -189,7 +192,10 @@ const api = {
     migrating = true;
     cancelOutgoing = new AbortController();
     try {
-      const transport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
+      const channelTransport = await openDataChannelTransport(channel, CHANNEL_OPEN_TIMEOUT_MS);
+      const transport = request.linkBytesPerSecond
+        ? new PacedTransport(channelTransport, request.linkBytesPerSecond)
+        : channelTransport;
       const trace = await migrateOut(source, transport, {
         codec: await pageCodec(),
         downtimeLimitMs: request.downtimeLimitMs,

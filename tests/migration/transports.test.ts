@@ -11,6 +11,7 @@ import {
 } from "../../src/migration/transport.ts";
 import { memoryTransportPair } from "../../src/migration/transports/memory.ts";
 import { DataChannelTransport } from "../../src/migration/transports/data-channel.ts";
+import { PacedTransport } from "../../src/migration/transports/paced.ts";
 import {
   connectMigration,
   listenForMigration,
@@ -336,5 +337,52 @@ describe("DataChannelTransport's handling of bytes and events", () => {
       waiting,
       /^the data channel closed: sctp-failure: Transport channel closed$/,
     );
+  });
+});
+
+describe("PacedTransport: a link capped for the audience and for tests", () => {
+  it("holds the rate it was given, in order, with backpressure", async () => {
+    const [a, b] = memoryTransportPair();
+    const paced = new PacedTransport(a, 4 * MiB);
+    const started = performance.now();
+    const received: Promise<Uint8Array[]> = (async () => {
+      const all: Uint8Array[] = [];
+      for (let i = 0; i < 8; i++) all.push(await b.receive(5000));
+      return all;
+    })();
+    let mostBuffered = 0;
+    for (let i = 0; i < 8; i++) {
+      paced.send(patterned(i, 128 * KiB));
+      mostBuffered = Math.max(mostBuffered, paced.bufferedBytes);
+      if (paced.bufferedBytes > 384 * KiB) await paced.drained();
+    }
+    const messages = await received;
+    const elapsed = performance.now() - started;
+    messages.forEach((message, i) => expectSameBytes(message, patterned(i, 128 * KiB)));
+    // 1 MiB at 4 MiB/s: the first message leaves at once, the other seven wait their turn.
+    expect(elapsed).toBeGreaterThanOrEqual((7 / 32) * 1000 - 5);
+    expect(mostBuffered).toBeLessThanOrEqual(512 * KiB);
+  });
+
+  it("sends what is queued before closing, and refuses rates that are no rate", async () => {
+    const [a, b] = memoryTransportPair();
+    const paced = new PacedTransport(a, 64 * KiB);
+    for (let i = 0; i < 3; i++) paced.send(patterned(i, 64 * KiB));
+    paced.close("done here");
+    for (let i = 0; i < 3; i++) expectSameBytes(await b.receive(1000), patterned(i, 64 * KiB));
+    await expectClosedWith(b.receive(1000), /done here/);
+    expect(() => paced.send(new Uint8Array(1))).toThrow(TransportClosedError);
+    for (const rate of [0, -1, Number.NaN, Infinity]) {
+      expect(() => new PacedTransport(a, rate)).toThrow(/positive number of bytes per second/);
+    }
+  });
+
+  it("a sender waiting for room learns when the other side goes away", async () => {
+    const [a, b] = memoryTransportPair();
+    const paced = new PacedTransport(a, 256 * KiB);
+    for (let i = 0; i < 4; i++) paced.send(patterned(i, 128 * KiB));
+    const waiting = paced.drained();
+    b.close("the destination tab closed");
+    await expectClosedWith(waiting, /the destination tab closed/);
   });
 });
