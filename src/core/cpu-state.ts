@@ -1,5 +1,6 @@
 // The CPU's saved state: plain, versioned, JSON-friendly data, read from and
 // written to the core's state block at the offsets the wasm module exports.
+import { describeValue } from "../platform/state-check.ts";
 import type { Layout } from "./layout.ts";
 import {
   REG32_NAMES,
@@ -112,7 +113,7 @@ export function saveCpuState(block: StateBlock): CpuState {
 }
 
 function fail(path: string, expected: string, got: unknown): never {
-  throw new TypeError(`invalid CPU state: ${path} must be ${expected}, got ${JSON.stringify(got)}`);
+  throw new TypeError(`invalid CPU state: ${path} must be ${expected}, got ${describeValue(got)}`);
 }
 
 function field(parent: unknown, key: string, path: string): unknown {

@@ -1,6 +1,6 @@
 // Why a migration ends early, in words for a person, whichever side it ends on.
 import { ProtocolError } from "./protocol.ts";
-import { TransportClosedError, TransportTimeoutError } from "./transport.ts";
+import { TransportClosedError, TransportStalledError, TransportTimeoutError } from "./transport.ts";
 
 /** This side calls the migration off (or learned that the other side did: byPeer). */
 export class CalledOff extends Error {
@@ -19,6 +19,9 @@ export function describeFailure(error: unknown, peer: "source" | "destination"):
   if (error instanceof TransportClosedError) return `the connection closed (${error.reason})`;
   if (error instanceof TransportTimeoutError) {
     return `the ${peer} went silent for ${(error.waitedMs / 1000).toFixed(0)} s`;
+  }
+  if (error instanceof TransportStalledError) {
+    return `the ${peer} stopped taking data for ${(error.waitedMs / 1000).toFixed(0)} s`;
   }
   if (error instanceof ProtocolError) return `the ${peer} broke the protocol: ${error.message}`;
   return `internal error: ${error instanceof Error ? error.message : String(error)}`;

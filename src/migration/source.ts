@@ -29,7 +29,7 @@ import {
   type Decoded,
 } from "./protocol.ts";
 import { newTrace, rate, type MigrationTrace, type RoundTrace } from "./trace.ts";
-import type { MessageTransport } from "./transport.ts";
+import { drainedWithin, type MessageTransport } from "./transport.ts";
 import { isZeroPage } from "../platform/zero-page.ts";
 
 export interface SourceOptions {
@@ -514,7 +514,9 @@ class SourceMigration {
   private async pace(done: number, total: number): Promise<void> {
     const early = this.transport.poll();
     if (early) this.unexpected(decodeMessage(early, this.checksum));
-    if (this.transport.bufferedBytes > HIGH_WATER_BYTES) await this.transport.drained();
+    if (this.transport.bufferedBytes > HIGH_WATER_BYTES) {
+      await drainedWithin(this.transport, this.timeoutMs);
+    }
     if (performance.now() - this.sliceStart > SLICE_MS) {
       this.report(done, total);
       await yieldToHost();

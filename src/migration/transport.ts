@@ -21,6 +21,34 @@ export class TransportTimeoutError extends Error {
   }
 }
 
+export class TransportStalledError extends Error {
+  constructor(readonly waitedMs: number) {
+    super(`nothing could be sent for ${(waitedMs / 1000).toFixed(1)} s`);
+    this.name = "TransportStalledError";
+  }
+}
+
+/**
+ * drained(), or a TransportStalledError when the wire stays full for
+ * `timeoutMs`: a peer that vanished without closing (a tab closed, a machine
+ * gone) never drains it, and a sender must not wait forever.
+ */
+export function drainedWithin(transport: MessageTransport, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TransportStalledError(timeoutMs)), timeoutMs);
+    transport.drained().then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
 export interface MessageTransport {
   /** What kind of wire this is ("webrtc", "websocket", "memory"), for traces. */
   readonly kind: string;

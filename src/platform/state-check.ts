@@ -6,7 +6,7 @@ export type Fields = Record<string, unknown>;
 
 export function expectObject(value: unknown, what: string): Fields {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError(`${what} must be an object, got ${describe(value)}`);
+    throw new TypeError(`${what} must be an object, got ${describeValue(value)}`);
   }
   return value as Fields;
 }
@@ -27,7 +27,7 @@ export function expectInt(
 ): number {
   const value = fields[key];
   if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new TypeError(`${what}.${key} must be an integer, got ${describe(value)}`);
+    throw new TypeError(`${what}.${key} must be an integer, got ${describeValue(value)}`);
   }
   if (value < min || value > max) {
     throw new RangeError(`${what}.${key} must be in [${min}, ${max}], got ${value}`);
@@ -44,7 +44,7 @@ export function expectNumber(
 ): number {
   const value = fields[key];
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new TypeError(`${what}.${key} must be a finite number, got ${describe(value)}`);
+    throw new TypeError(`${what}.${key} must be a finite number, got ${describeValue(value)}`);
   }
   if (value < min || value > max) {
     throw new RangeError(`${what}.${key} must be in [${min}, ${max}], got ${value}`);
@@ -55,7 +55,7 @@ export function expectNumber(
 export function expectBool(fields: Fields, key: string, what: string): boolean {
   const value = fields[key];
   if (typeof value !== "boolean") {
-    throw new TypeError(`${what}.${key} must be a boolean, got ${describe(value)}`);
+    throw new TypeError(`${what}.${key} must be a boolean, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -93,7 +93,7 @@ export function expectIntArray(
   for (let i = 0; i < value.length; i++) {
     const item: unknown = value[i];
     if (typeof item !== "number" || !Number.isInteger(item)) {
-      throw new TypeError(`${what}.${key}[${i}] must be an integer, got ${describe(item)}`);
+      throw new TypeError(`${what}.${key}[${i}] must be an integer, got ${describeValue(item)}`);
     }
     if (item < min || item > max) {
       throw new RangeError(`${what}.${key}[${i}] must be in [${min}, ${max}], got ${item}`);
@@ -105,9 +105,10 @@ export function expectIntArray(
 const DESCRIBE_LIMIT = 40;
 
 /** A short rendering of a bad value for an error message; never throws. */
-function describe(value: unknown): string {
+/** A value as a person reads it in a refusal (a missing field says so). */
+export function describeValue(value: unknown): string {
   let text: string;
-  if (value === undefined) text = "undefined";
+  if (value === undefined) text = "nothing (it is missing)";
   else if (typeof value === "number")
     text = String(value); // JSON would print NaN as null
   else if (typeof value === "bigint") text = `${value}n`;

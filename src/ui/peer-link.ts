@@ -60,6 +60,17 @@ export function openPeerLink(
     rejectConnected = reject;
   });
 
+  // This tab closing ends the link for the peer too, without waiting for ICE.
+  const onPageHide = () => {
+    try {
+      signaling.send({ kind: "bye", reason: "the other tab was closed" });
+    } catch {
+      // The signaling is gone already.
+    }
+    connection.close();
+  };
+  addEventListener("pagehide", onPageHide);
+
   const timer = setTimeout(() => {
     const seconds = (timeoutMs / 1000).toFixed(1);
     fail(`no connection after ${seconds} s (${describeStates(connection)})`);
@@ -85,6 +96,7 @@ export function openPeerLink(
       }
     }
     connection.close();
+    removeEventListener("pagehide", onPageHide);
     rejectConnected(new Error(reason));
   }
 
@@ -98,6 +110,10 @@ export function openPeerLink(
       clearTimeout(timer);
       resolveConnected();
     } else if (connection.connectionState === "failed") {
+      if (settled) {
+        connection.close(); // the channel (maybe in a worker) learns it is over
+        return;
+      }
       fail(
         `the connection failed: ICE found no path between the peers (${describeStates(connection)})`,
       );
@@ -146,15 +162,18 @@ export function openPeerLink(
   // One message at a time: a candidate must not overtake the offer it belongs to.
   let queue = Promise.resolve();
   signaling.onmessage = (message) => {
-    // Once connected, the link no longer needs signaling: a bye or a lost
-    // server then changes nothing, and the channel reports its own end.
-    if (settled) return;
+    // Once connected, the link no longer needs signaling, but a bye still
+    // ends it at once: the channel alone would notice a closed tab only
+    // after ICE gives up, tens of seconds later.
+    if (settled) {
+      if (message.kind === "bye") connection.close();
+      return;
+    }
     queue = queue
       .then(() => (settled ? undefined : handle(message)))
       .catch((error: Error) => fail(`setting up the connection failed: ${error.message}`));
   };
   send({ kind: "hello" });
-
   return {
     channel,
     connection,
@@ -162,6 +181,7 @@ export function openPeerLink(
     close(reason = "the link was closed") {
       fail(reason, true);
       connection.close();
+      removeEventListener("pagehide", onPageHide);
     },
   };
 }

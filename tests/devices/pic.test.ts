@@ -613,7 +613,7 @@ describe("DualPic save and restore", () => {
       "specialMask",
       (s) => delete (s.slave as Partial<typeof s.slave>).specialMask,
       TypeError,
-      /slave\.specialMask must be a boolean, got undefined/,
+      /slave\.specialMask must be a boolean, got nothing \(it is missing\)/,
     ],
     ["elcr", (s) => Object.assign(s, { elcr: [0] }), RangeError, /elcr must hold 2\.\.2 bytes/],
     ["elcr", (s) => Object.assign(s, { elcr: "0" }), TypeError, /elcr must be an array/],

@@ -5,43 +5,8 @@
 // shell answers, kvm-clock is still its clock and the kernel did not complain.
 import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
 import { expect, test, type Page } from "@playwright/test";
+import { migrate, openReceiver, read, run, type Trace } from "./migration-helpers.ts";
 import { bootDemo, consoleText, terminalText } from "./page-helpers.ts";
-
-interface Trace {
-  outcome: string;
-  reason: string | null;
-  downtimeMs: number | null;
-  rounds: unknown[];
-  totals: { wireBytes: number; stateBytes: number; balloonedPages: number };
-  verify: { match: boolean } | null;
-}
-
-async function openReceiver(page: Page): Promise<void> {
-  await page.goto("/#receive");
-  await expect(page.locator("body")).toHaveAttribute("data-boot-state", "waiting");
-  await expect(page.locator("#receive-switch")).toBeChecked();
-}
-
-/** Types a command and waits until `pattern` (with a unique marker) shows; returns its first group. */
-async function run(page: Page, command: string, pattern: RegExp): Promise<string> {
-  await page.locator("#terminal").click();
-  await page.keyboard.type(command);
-  await page.keyboard.press("Enter");
-  let found = "";
-  await expect
-    .poll(async () => (found = pattern.exec(await terminalText(page))?.[1] ?? ""), {
-      timeout: 30_000,
-    })
-    .not.toBe("");
-  return found;
-}
-
-let marker = 0;
-/** A value read from the guest, between markers the echoed command line cannot match. */
-async function read(page: Page, expression: string): Promise<string> {
-  const n = ++marker;
-  return run(page, `echo "@@$((${n}+0))@@${expression}@@"`, new RegExp(`@@${n}@@([^@\\n]*)@@`));
-}
 
 async function lastTick(page: Page): Promise<number> {
   const ticks = [...(await terminalText(page)).matchAll(/tick (\d+)/g)];
@@ -72,24 +37,6 @@ async function checkTicksAcross(from: Page, to: Page, downtimeMs: number): Promi
   expect(firstCount).toBe(lastCount + 1);
   expect(firstUptime - lastUptime).toBeLessThan(0.1 + downtimeMs / 1000 + 1);
   expect(firstUptime).toBeGreaterThan(lastUptime);
-}
-
-async function migrate(from: Page, to: Page): Promise<Trace> {
-  await from.locator("#tab-migration").click();
-  const target = from.locator("#peer-list li", { hasText: /receiving/ });
-  await expect(target).toHaveCount(1);
-  await target.getByRole("button", { name: /migrate/i }).click();
-  await expect(from.locator("body")).toHaveAttribute(
-    "data-migration",
-    /completed|abandoned|unknown/,
-  );
-  const trace = (await from.evaluate(
-    () => (window as unknown as { hive86: { lastTrace: unknown } }).hive86.lastTrace,
-  )) as Trace;
-  expect(trace.outcome, trace.reason ?? "").toBe("completed");
-  await expect(to.locator("body")).toHaveAttribute("data-boot-state", "prompt");
-  await expect(from.locator("body")).toHaveAttribute("data-boot-state", "moved");
-  return trace;
 }
 
 async function checkMoved(

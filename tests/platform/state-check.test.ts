@@ -35,7 +35,7 @@ describe("state-check", () => {
     expect(() => expectInt({ n: -1 }, "n", 0, 5, W)).toThrow(/dev\.n must be in \[0, 5\], got -1/);
     expect(() => expectInt({ n: 2.5 }, "n", 0, 5, W)).toThrow(TypeError);
     expect(() => expectInt({ n: NaN }, "n", 0, 5, W)).toThrow(/dev\.n must be an integer, got NaN/);
-    expect(() => expectInt({}, "n", 0, 5, W)).toThrow(/got undefined/);
+    expect(() => expectInt({}, "n", 0, 5, W)).toThrow(/got nothing \(it is missing\)/);
   });
 
   it("checks finite numbers", () => {
@@ -59,7 +59,7 @@ describe("state-check", () => {
     sparse[0] = 1;
     sparse[2] = 3;
     expect(() => expectBytes({ a: sparse }, "a", 0, 4, W)).toThrow(
-      /dev\.a\[1\] must be an integer, got undefined/,
+      /dev\.a\[1\] must be an integer, got nothing \(it is missing\)/,
     );
   });
 

@@ -96,6 +96,10 @@ function ownBytes(message: Uint8Array): Uint8Array<ArrayBuffer> {
 function describeChannelError(event: Event): string {
   // RTCErrorEvent in pages and workers alike; read it without naming the type.
   const error = (event as { error?: { message?: string; errorDetail?: string } }).error;
+  // Chromium's words when the peer closed its end (a tab closed, a link dropped).
+  if (error?.errorDetail === "sctp-failure" && /User-Initiated Abort/i.test(error.message ?? "")) {
+    return "the other side went away";
+  }
   const parts = [error?.errorDetail, error?.message].filter((part) => part);
   return parts.length > 0 ? parts.join(": ") : "an unspecified data channel error";
 }
