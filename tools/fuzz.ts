@@ -20,7 +20,9 @@ async function main(): Promise<number> {
   console.log(`fuzz: ${streams} malformed migration streams (seeds from ${seed})`);
   const recording = await recordMigration();
   const heapBefore = process.memoryUsage().heapUsed;
-  const receiver = await fuzzReceiver(recording, streams, seed, (done) => console.log(`  ${done} streams`));
+  const receiver = await fuzzReceiver(recording, streams, seed, (done) =>
+    console.log(`  ${done} streams`),
+  );
   (globalThis as { gc?: () => void }).gc?.();
   const heapGrowthMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
 
@@ -41,7 +43,9 @@ async function main(): Promise<number> {
   for (const [name, verdicts] of receiver.byMutation) {
     console.log(`  ${name}: ${verdicts.refused} / ${verdicts.accepted}`);
   }
-  console.log(`the receiver's heap after all streams: ${heapGrowthMiB.toFixed(1)} MiB more than before`);
+  console.log(
+    `the receiver's heap after all streams: ${heapGrowthMiB.toFixed(1)} MiB more than before`,
+  );
   console.log(`the most frequent refusals:`);
   for (const [reason, count] of [...receiver.reasons].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
     console.log(`  ${String(count).padStart(6)}  ${reason}`);

@@ -16,7 +16,8 @@ const { values } = parseArgs({
 });
 
 function growth(result: SoakResult): { heap: number; external: number; rss: number } {
-  const first = result.memory[1] ?? result.memory[0]!; // after the first ten: caches warm
+  // From the second sample on (caches warm), when there are enough of them.
+  const first = result.memory.length > 2 ? result.memory[1]! : result.memory[0]!;
   const last = result.memory.at(-1)!;
   return {
     heap: last.heapUsedMiB - first.heapUsedMiB,
@@ -36,12 +37,18 @@ async function main(): Promise<number> {
   ] as const) {
     if (!(moves > 0)) continue;
     console.log(`soak: ${moves} moves under the ${workload} workload`);
-    runs.push(await soak({ moves, workload, onMove: (move) => console.log(`  ${describeMove(move)}`) }));
+    runs.push(
+      await soak({ moves, workload, onMove: (move) => console.log(`  ${describeMove(move)}`) }),
+    );
   }
 
   let failed = false;
-  console.log("\n| workload | migrations | failed | verified equal | downtime max (ms) | within limit | heap growth (MiB) |");
-  console.log("| -------- | ---------: | -----: | -------------: | ----------------: | -----------: | ----------------: |");
+  console.log(
+    "\n| workload | migrations | failed | verified equal | downtime max (ms) | within limit | heap growth (MiB) |",
+  );
+  console.log(
+    "| -------- | ---------: | -----: | -------------: | ----------------: | -----------: | ----------------: |",
+  );
   for (const run of runs) {
     const verified = run.moves.filter((move) => move.verified).length;
     const worst = Math.max(...run.moves.map((move) => move.downtimeMs));
@@ -58,7 +65,9 @@ async function main(): Promise<number> {
     }
     if (run.failed > 0 || within < run.moves.length) failed = true;
     if (run.memory.length > 2 && grew.heap + grew.external > HEAP_GROWTH_LIMIT_MIB) {
-      console.log(`soak: the heap grew by more than ${HEAP_GROWTH_LIMIT_MIB} MiB over the ${run.workload} soak`);
+      console.log(
+        `soak: the heap grew by more than ${HEAP_GROWTH_LIMIT_MIB} MiB over the ${run.workload} soak`,
+      );
       failed = true;
     }
   }

@@ -56,4 +56,3 @@ export async function migrate(from: Page, to: Page): Promise<Trace> {
   await expect(from.locator("body")).toHaveAttribute("data-boot-state", "moved");
   return trace;
 }
-

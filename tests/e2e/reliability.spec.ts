@@ -4,6 +4,7 @@
 // tab closed mid-migration: the guest runs on where it was, the page says
 // why in words, and a retry to another tab succeeds.
 import { expect, test, type Page } from "@playwright/test";
+import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
 import { migrate, openReceiver, read, run } from "./migration-helpers.ts";
 import { bootDemo, terminalText } from "./page-helpers.ts";
 
@@ -14,8 +15,7 @@ async function lastTick(page: Page): Promise<number> {
   return Number(ticks.at(-1)?.[1] ?? -1);
 }
 
-const COUNTER =
-  "stty cols 200; (i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done) &";
+const COUNTER = "stty cols 200; (i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done) &";
 
 test(`${MOVES} moves in a row between two tabs, each verified`, async ({ context }) => {
   test.setTimeout(400_000);
@@ -34,7 +34,9 @@ test(`${MOVES} moves in a row between two tabs, each verified`, async ({ context
     const trace = await migrate(from, to);
     expect(trace.verify?.match, `move ${move + 1}`).toBe(true);
     downtimes.push(trace.downtimeMs!);
-    await expect.poll(() => lastTick(to), { message: `move ${move + 1}` }).toBeGreaterThan(tickBefore);
+    await expect
+      .poll(() => lastTick(to), { message: `move ${move + 1}` })
+      .toBeGreaterThan(tickBefore);
     expect(await read(to, "$(cat /proc/sys/kernel/random/boot_id)")).toBe(bootId);
     await from.locator("#tab-migration").click();
     await from.locator("#receive-switch").check();
@@ -55,7 +57,10 @@ test("a destination tab closed mid-migration: the guest runs on, the page says w
   await run(a, COUNTER, /(tick 3)\b/);
   // At 0.5 MB/s the guest's 3 MB take seconds: the tab closes mid-round.
   await a.locator("#migrate-link").selectOption("0.5");
-  await a.locator("#peer-list li", { hasText: /receiving/ }).getByRole("button").click();
+  await a
+    .locator("#peer-list li", { hasText: /receiving/ })
+    .getByRole("button")
+    .click();
   await expect(a.locator("#migration-rounds li").first()).toBeVisible();
   await b.close();
   await expect(a.locator("#migration-status")).toHaveText(
@@ -80,3 +85,49 @@ function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[sorted.length >> 1]!;
 }
+
+test("the signaling server dies during pairing: the page says so, and pairing again works", async ({
+  context,
+  browser,
+}) => {
+  const a = await context.newPage();
+  // The page's connection to /signal passes through here, so the test can cut it.
+  let cut: (() => void) | null = null;
+  await a.routeWebSocket(/\/signal/, (page) => {
+    const server = page.connectToServer();
+    cut = () => {
+      void server.close();
+      void page.close({ code: 1006 });
+    };
+  });
+  const other = await browser.newContext({ permissions: CHROMIUM_PERMISSIONS });
+  try {
+    const b = await other.newPage();
+    await bootDemo(a);
+    await openReceiver(b);
+    await a.locator(".pairing summary").click();
+    await a.locator("#pair-create").click();
+    await expect(a.locator("#pair-status")).toHaveText(/^code \w{6}: /);
+    cut!();
+    await expect(a.locator("#pair-status")).toHaveText(
+      /^not paired: the connection to the signaling server was lost/,
+    );
+    await a.setViewportSize({ width: 1280, height: 720 });
+    await a.screenshot({ path: test.info().outputPath("signaling-lost.png") });
+    // The guest never noticed; pairing again works.
+    expect(await read(a, "up-$((3+4))")).toBe("up-7");
+    await a.locator("#pair-create").click();
+    await expect(a.locator("#pair-status")).toHaveText(/^code \w{6}: /);
+    const code = /^code (\w{6})/.exec((await a.locator("#pair-status").textContent())!)![1]!;
+    await b.locator(".pairing summary").click();
+    await b.locator("#pair-code").fill(code);
+    await b.locator("#pair-join").getByRole("button", { name: "Join" }).click();
+    await expect(a.locator("#pair-status")).toHaveText("paired with another browser");
+    await a.locator("#peer-list li", { hasText: "paired browser" }).getByRole("button").click();
+    await expect(a.locator("body")).toHaveAttribute("data-migration", "completed");
+    await expect(b.locator("body")).toHaveAttribute("data-boot-state", "prompt");
+    expect(await read(b, "there-$((1+1))")).toBe("there-2");
+  } finally {
+    await other.close();
+  }
+});

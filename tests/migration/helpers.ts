@@ -82,14 +82,17 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /**
  * A wire that fails on purpose: when `when` matches a message one side
  * sends (its type name and how many of that type this side sent before),
- * it closes instead of sending it, or corrupts it.
+ * it closes instead of sending it, corrupts it, or stalls: from then on that
+ * side sends nothing and does not close (a peer that hangs), or jams: what
+ * that side sends from then on piles up unsent, as on a data channel whose
+ * peer vanished without closing it.
  */
 export function faultyPair(
   fault: {
     side: "source" | "destination";
     type: string;
     nth?: number;
-    action: "close" | "corrupt";
+    action: "close" | "corrupt" | "stall" | "jam";
   },
   link: MemoryLinkOptions = {},
 ): [MemoryTransport, MemoryTransport] {
@@ -97,13 +100,27 @@ export function faultyPair(
   const target = fault.side === "source" ? source : destination;
   const counts = new Map<string, number>();
   const send = target.send.bind(target);
+  let stalled = false;
   target.send = (message: Uint8Array) => {
+    if (stalled) return;
     const name = messageTypeName(message[0]!);
     const seen = counts.get(name) ?? 0;
     counts.set(name, seen + 1);
     if (name === fault.type && seen === (fault.nth ?? 0)) {
       if (fault.action === "close") {
         target.close(`fault injected at ${name}`);
+        return;
+      }
+      if (fault.action === "stall") {
+        stalled = true;
+        return;
+      }
+      if (fault.action === "jam") {
+        let piled = 1 << 20; // the queue was already full when the peer vanished
+        target.send = (queued: Uint8Array) => void (piled += queued.length);
+        Object.defineProperty(target, "bufferedBytes", { get: () => piled });
+        target.drained = () => new Promise<void>(() => {});
+        target.send(message);
         return;
       }
       const bad = message.slice();

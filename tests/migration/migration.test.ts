@@ -93,27 +93,108 @@ describe("when a migration fails", () => {
     side: "source" | "destination";
     type: string;
     nth?: number;
-    action: "close" | "corrupt";
+    action: "close" | "corrupt" | "stall";
+    phase: string;
     expect: RegExp;
   }> = [
-    { side: "source", type: "HELLO", action: "close", expect: /connection closed/ },
-    { side: "destination", type: "WELCOME", action: "close", expect: /connection closed/ },
-    { side: "source", type: "PAGES", nth: 3, action: "close", expect: /connection closed/ },
-    { side: "source", type: "PAGES", nth: 2, action: "corrupt", expect: /damaged on the way/ },
-    { side: "destination", type: "ROUND_ACK", action: "close", expect: /connection closed/ },
-    { side: "source", type: "STATE", action: "close", expect: /connection closed/ },
-    { side: "source", type: "STATE", action: "corrupt", expect: /damaged on the way/ },
-    { side: "destination", type: "READY", action: "close", expect: /connection closed/ },
+    {
+      side: "source",
+      type: "HELLO",
+      action: "close",
+      phase: "the handshake",
+      expect: /connection closed/,
+    },
+    {
+      side: "destination",
+      type: "WELCOME",
+      action: "close",
+      phase: "the handshake",
+      expect: /connection closed/,
+    },
+    {
+      side: "source",
+      type: "PAGES",
+      nth: 1,
+      action: "close",
+      phase: "round 0",
+      expect: /connection closed/,
+    },
+    {
+      side: "source",
+      type: "PAGES",
+      nth: 2,
+      action: "corrupt",
+      phase: "round 0",
+      expect: /damaged on the way/,
+    },
+    {
+      side: "destination",
+      type: "ROUND_ACK",
+      action: "close",
+      phase: "between rounds",
+      expect: /connection closed/,
+    },
+    {
+      side: "source",
+      type: "ROUND_END",
+      nth: 1,
+      action: "close",
+      phase: "mid-round",
+      expect: /connection closed/,
+    },
+    {
+      side: "source",
+      type: "ROUND_END",
+      nth: 1,
+      action: "corrupt",
+      phase: "mid-round",
+      expect: /broke the protocol/,
+    },
+    {
+      side: "destination",
+      type: "ROUND_ACK",
+      action: "stall",
+      phase: "between rounds",
+      expect: /destination went silent for 2 s/,
+    },
+    {
+      side: "source",
+      type: "STATE",
+      action: "close",
+      phase: "the state transfer",
+      expect: /connection closed/,
+    },
+    {
+      side: "source",
+      type: "STATE",
+      action: "corrupt",
+      phase: "the state transfer",
+      expect: /damaged on the way/,
+    },
+    {
+      side: "destination",
+      type: "READY",
+      action: "close",
+      phase: "after the state, before the resume",
+      expect: /connection closed/,
+    },
+    {
+      side: "destination",
+      type: "READY",
+      action: "stall",
+      phase: "after the state, before the resume",
+      expect: /destination went silent for 2 s/,
+    },
   ];
   for (const fault of faults) {
-    it(`the source runs on and the destination drops everything (${fault.action} at ${fault.side} ${fault.type}${fault.nth ? ` #${fault.nth}` : ""})`, async () => {
+    it(`${fault.phase}: ${fault.action} at ${fault.side} ${fault.type}${fault.nth ? ` #${fault.nth}` : ""}: the source runs on, the destination drops all, a retry succeeds`, async () => {
       const codec = await sharedCodec();
       const source = await runningDirtier();
       machines.push(source);
       await sleep(50);
       const [a, b] = faultyPair(fault);
-      const incoming = destinationFor(b, { timeoutMs: 3000 });
-      const trace = await migrateOut(source, a, { codec, timeoutMs: 3000 });
+      const incoming = destinationFor(b, { timeoutMs: 2000 });
+      const trace = await migrateOut(source, a, { codec, timeoutMs: 2000 });
       const arrived = await incoming;
       expect(trace.outcome).toBe("abandoned");
       expect(trace.reason).toMatch(fault.expect);
@@ -123,8 +204,30 @@ describe("when a migration fails", () => {
       const before = counterOf(source);
       await sleep(50);
       expect(counterOf(source)).toBeGreaterThan(before);
+      // The same guest moves on the next try.
+      const [c, d] = memoryTransportPair();
+      const retried = destinationFor(d);
+      const retry = await migrateOut(source, c, { codec, verify: true });
+      expect(retry.outcome, retry.reason ?? "").toBe("completed");
+      expect(retry.verify?.match).toBe(true);
+      expect((await retried).machine?.runState).toBe("running");
     });
   }
+
+  it("a destination that stops taking data without closing: the source gives up in time and runs on", async () => {
+    const codec = await sharedCodec();
+    const source = await runningDirtier();
+    machines.push(source);
+    const [a, b] = faultyPair({ side: "source", type: "PAGES", nth: 1, action: "jam" });
+    const incoming = destinationFor(b, { timeoutMs: 5000 });
+    const started = performance.now();
+    const trace = await migrateOut(source, a, { codec, timeoutMs: 1000 });
+    expect(trace.outcome).toBe("abandoned");
+    expect(trace.reason).toMatch(/the destination stopped taking data for 1 s/);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(source.runState).toBe("running");
+    expect((await incoming).machine).toBeNull();
+  });
 
   it("a cancel on the source's side before GO leaves the guest running there", async () => {
     const codec = await sharedCodec();

@@ -73,7 +73,8 @@ type Mutation = {
   mustRefuse?: RegExp;
 };
 
-const pick = <T>(items: readonly T[], random: Random): T => items[Math.floor(random() * items.length)]!;
+const pick = <T>(items: readonly T[], random: Random): T =>
+  items[Math.floor(random() * items.length)]!;
 const indexesOf = (messages: Uint8Array[], type: number) =>
   messages.flatMap((message, i) => (message[0] === type ? [i] : []));
 
@@ -87,7 +88,8 @@ function replaced(messages: Uint8Array[], at: number, message: Uint8Array): Uint
 function rechecksum(message: Uint8Array, codec: PageCodec): Uint8Array {
   const header = message[0] === MessageType.PAGES ? PAGES_HEADER : STATE_HEADER;
   const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  if (message.length >= header) view.setUint32(header - 4, codec.checksum32(message.subarray(header)), true);
+  if (message.length >= header)
+    view.setUint32(header - 4, codec.checksum32(message.subarray(header)), true);
   return message;
 }
 
@@ -107,12 +109,18 @@ function editBinary(
 }
 
 /** Replaces the JSON body of one control message of `type`. */
-function editControl(type: number, edit: (body: Record<string, unknown>, random: Random) => unknown): Mutation["apply"] {
+function editControl(
+  type: number,
+  edit: (body: Record<string, unknown>, random: Random) => unknown,
+): Mutation["apply"] {
   return (messages, random) => {
     const at = indexesOf(messages, type);
     if (at.length === 0) return null;
     const index = pick(at, random);
-    const body = JSON.parse(new TextDecoder().decode(messages[index]!.subarray(1))) as Record<string, unknown>;
+    const body = JSON.parse(new TextDecoder().decode(messages[index]!.subarray(1))) as Record<
+      string,
+      unknown
+    >;
     const json = new TextEncoder().encode(JSON.stringify(edit(body, random)));
     const message = new Uint8Array(1 + json.length);
     message[0] = type;
@@ -141,7 +149,8 @@ export const MUTATIONS: Mutation[] = [
       const index = Math.floor(random() * messages.length);
       const copy = messages[index]!.slice();
       const changes = 1 + Math.floor(random() * 8);
-      for (let i = 0; i < changes; i++) copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+      for (let i = 0; i < changes; i++)
+        copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
       return replaced(messages, index, copy);
     },
   },
@@ -149,7 +158,9 @@ export const MUTATIONS: Mutation[] = [
     name: "garbage after a message",
     apply: (messages, random) => {
       const index = Math.floor(random() * messages.length);
-      const extra = new Uint8Array(1 + Math.floor(random() * 64)).map(() => Math.floor(random() * 256));
+      const extra = new Uint8Array(1 + Math.floor(random() * 64)).map(() =>
+        Math.floor(random() * 256),
+      );
       const copy = new Uint8Array(messages[index]!.length + extra.length);
       copy.set(messages[index]!);
       copy.set(extra, messages[index]!.length);
@@ -168,7 +179,8 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "an empty message",
-    apply: (messages, random) => replaced(messages, Math.floor(random() * messages.length), new Uint8Array(0)),
+    apply: (messages, random) =>
+      replaced(messages, Math.floor(random() * messages.length), new Uint8Array(0)),
     mustRefuse: /empty message/,
   },
   // ---- the stream: duplicated, dropped, reordered ----
@@ -199,21 +211,30 @@ export const MUTATIONS: Mutation[] = [
   // ---- HELLO ----
   {
     name: "HELLO of another protocol version",
-    apply: editControl(MessageType.HELLO, (body, random) => ({ ...body, version: pick([0, 2, 99, 2 ** 31], random) })),
+    apply: editControl(MessageType.HELLO, (body, random) => ({
+      ...body,
+      version: pick([0, 2, 99, 2 ** 31], random),
+    })),
     mustRefuse: /version/,
   },
   {
     name: "HELLO offering RAM meant to exhaust memory",
     apply: editControl(MessageType.HELLO, (body, random) => ({
       ...body,
-      config: { ...(body.config as object), ramBytes: pick([2 ** 40, 2 ** 33, 2 ** 53, 4096 * 3 + 1, -4096], random) },
+      config: {
+        ...(body.config as object),
+        ramBytes: pick([2 ** 40, 2 ** 33, 2 ** 53, 4096 * 3 + 1, -4096], random),
+      },
     })),
     mustRefuse: /RAM|ram/,
   },
   {
     name: "HELLO with a hostile field",
     apply: editControl(MessageType.HELLO, (body, random) => {
-      const key = pick(["protocol", "version", "codecs", "verify", "config", "components", "cpu", "journal"], random);
+      const key = pick(
+        ["protocol", "version", "codecs", "verify", "config", "components", "cpu", "journal"],
+        random,
+      );
       return { ...body, [key]: pick(HOSTILE_VALUES, random) };
     }),
   },
@@ -230,7 +251,11 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "PAGES naming pages beyond RAM",
     apply: editBinary(MessageType.PAGES, (message, view, random) => {
-      view.setUint32(PAGES_HEADER, pick([RAM_PAGES, RAM_PAGES + 1, 0xfffff, 0xffffffff], random), true);
+      view.setUint32(
+        PAGES_HEADER,
+        pick([RAM_PAGES, RAM_PAGES + 1, 0xfffff, 0xffffffff], random),
+        true,
+      );
     }),
     mustRefuse: /beyond RAM/,
   },
@@ -286,9 +311,12 @@ export const MUTATIONS: Mutation[] = [
       if (dataAt >= message.length) return;
       const changes = 1 + Math.floor(random() * 16);
       for (let i = 0; i < changes; i++) {
-        message[dataAt + Math.floor(random() * (message.length - dataAt))] = Math.floor(random() * 256);
+        message[dataAt + Math.floor(random() * (message.length - dataAt))] = Math.floor(
+          random() * 256,
+        );
       }
-      if (random() < 0.3) return message.slice(0, dataAt + Math.floor(random() * (message.length - dataAt)));
+      if (random() < 0.3)
+        return message.slice(0, dataAt + Math.floor(random() * (message.length - dataAt)));
     }),
   },
   // ---- STATE ----
@@ -312,7 +340,16 @@ export const MUTATIONS: Mutation[] = [
       const at = indexesOf(messages, MessageType.STATE);
       if (at.length !== 1) return null;
       const json = pick(
-        ["", "{", "[]", "null", '{"version":2}', '{"version":2,"config":{},"components":{}}', "\u0000\u00ff", '"x"'],
+        [
+          "",
+          "{",
+          "[]",
+          "null",
+          '{"version":2}',
+          '{"version":2,"config":{},"components":{}}',
+          "\u0000\u00ff",
+          '"x"',
+        ],
         random,
       );
       const raw = new TextEncoder().encode(json);
@@ -336,8 +373,13 @@ export const MUTATIONS: Mutation[] = [
       const message = messages[at[0]!]!;
       const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
       const rawLength = view.getUint32(8, true);
-      const raw = message[1] === 1 ? codec.decompress(message.subarray(STATE_HEADER), rawLength) : message.subarray(STATE_HEADER);
-      const state = JSON.parse(new TextDecoder().decode(raw)) as { components: Record<string, Record<string, unknown>> };
+      const raw =
+        message[1] === 1
+          ? codec.decompress(message.subarray(STATE_HEADER), rawLength)
+          : message.subarray(STATE_HEADER);
+      const state = JSON.parse(new TextDecoder().decode(raw)) as {
+        components: Record<string, Record<string, unknown>>;
+      };
       const component = state.components[pick(Object.keys(state.components), random)]!;
       const keys = Object.keys(component);
       if (keys.length === 0) return null;
@@ -359,7 +401,10 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "a control message with a hostile field",
     apply: (messages, random) => {
-      const type = pick([MessageType.PING, MessageType.ROUND_END, MessageType.GO, MessageType.DONE], random);
+      const type = pick(
+        [MessageType.PING, MessageType.ROUND_END, MessageType.GO, MessageType.DONE],
+        random,
+      );
       return editControl(type, (body, r) => {
         const key = pick(Object.keys(body), r);
         return { ...body, [key]: pick(HOSTILE_VALUES, r) };
@@ -398,9 +443,14 @@ export interface CaseResult {
 }
 
 /** Words a person cannot act on: an internal error leaking through. */
-const INTERNAL = /TypeError|ReferenceError|SyntaxError|is not a function|Cannot read|undefined|\bNaN\b|\[object /;
+const INTERNAL =
+  /TypeError|ReferenceError|SyntaxError|is not a function|Cannot read|undefined|\bNaN\b|\[object /;
 
-export async function runCase(recording: Recording, mutation: Mutation, seed: number): Promise<CaseResult | null> {
+export async function runCase(
+  recording: Recording,
+  mutation: Mutation,
+  seed: number,
+): Promise<CaseResult | null> {
   const codec = await sharedCodec();
   const next = prng(seed);
   const random: Random = () => next() / 2 ** 32; // [0, 1)
@@ -428,9 +478,15 @@ export async function runCase(recording: Recording, mutation: Mutation, seed: nu
   clearTimeout(timer);
   const made = machine as Machine | null;
   try {
-    if (result === "hung") return { mutation: mutation.name, verdict: "hung", reason: null, ramEqual: null };
+    if (result === "hung")
+      return { mutation: mutation.name, verdict: "hung", reason: null, ramEqual: null };
     if (result instanceof Error) {
-      return { mutation: mutation.name, verdict: "crashed", reason: result.stack ?? result.message, ramEqual: null };
+      return {
+        mutation: mutation.name,
+        verdict: "crashed",
+        reason: result.stack ?? result.message,
+        ramEqual: null,
+      };
     }
     if (result.machine) {
       const ramEqual = ramOf(result.machine).equals(recording.ram);
@@ -438,8 +494,13 @@ export async function runCase(recording: Recording, mutation: Mutation, seed: nu
       return { mutation: mutation.name, verdict, reason: null, ramEqual };
     }
     const reason = result.trace.reason ?? "";
-    if (!reason || INTERNAL.test(reason)) return { mutation: mutation.name, verdict: "unclear", reason, ramEqual: null };
-    if (mutation.mustRefuse && !mutation.mustRefuse.test(reason) && !/connection closed/.test(reason)) {
+    if (!reason || INTERNAL.test(reason))
+      return { mutation: mutation.name, verdict: "unclear", reason, ramEqual: null };
+    if (
+      mutation.mustRefuse &&
+      !mutation.mustRefuse.test(reason) &&
+      !/connection closed/.test(reason)
+    ) {
       return { mutation: mutation.name, verdict: "missed", reason, ramEqual: null };
     }
     return { mutation: mutation.name, verdict: "refused", reason, ramEqual: null };
@@ -465,7 +526,14 @@ export async function fuzzReceiver(
   firstSeed = 1,
   onProgress?: (done: number) => void,
 ): Promise<FuzzSummary> {
-  const empty = (): Record<Verdict, number> => ({ refused: 0, accepted: 0, crashed: 0, hung: 0, unclear: 0, missed: 0 });
+  const empty = (): Record<Verdict, number> => ({
+    refused: 0,
+    accepted: 0,
+    crashed: 0,
+    hung: 0,
+    unclear: 0,
+    missed: 0,
+  });
   const summary: FuzzSummary = {
     cases: 0,
     byVerdict: empty(),

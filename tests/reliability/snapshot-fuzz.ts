@@ -13,8 +13,21 @@ import { runningDirtier, sleep } from "../migration/helpers.ts";
 
 const HEADER = 24;
 type Random = () => number;
-const pick = <T>(items: readonly T[], random: Random): T => items[Math.floor(random() * items.length)]!;
-const HOSTILE_VALUES: unknown[] = [null, "", "x".repeat(3000), [], {}, true, -1, 0.5, 2 ** 32, 2 ** 53, 1e308];
+const pick = <T>(items: readonly T[], random: Random): T =>
+  items[Math.floor(random() * items.length)]!;
+const HOSTILE_VALUES: unknown[] = [
+  null,
+  "",
+  "x".repeat(3000),
+  [],
+  {},
+  true,
+  -1,
+  0.5,
+  2 ** 32,
+  2 ** 53,
+  1e308,
+];
 
 /** The JSON block replaced, the CRC fixed. */
 function withJson(bytes: Uint8Array, edit: (info: Record<string, unknown>) => void): Uint8Array {
@@ -48,13 +61,17 @@ function editSomewhere(value: unknown, random: Random, depth = 0): void {
 }
 
 const MUTATIONS: Array<{ name: string; apply(bytes: Uint8Array, random: Random): Uint8Array }> = [
-  { name: "a file cut short", apply: (bytes, random) => bytes.slice(0, Math.floor(random() * bytes.length)) },
+  {
+    name: "a file cut short",
+    apply: (bytes, random) => bytes.slice(0, Math.floor(random() * bytes.length)),
+  },
   {
     name: "bytes overwritten",
     apply: (bytes, random) => {
       const copy = bytes.slice();
       const changes = 1 + Math.floor(random() * 8);
-      for (let i = 0; i < changes; i++) copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+      for (let i = 0; i < changes; i++)
+        copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
       return copy;
     },
   },
@@ -62,11 +79,18 @@ const MUTATIONS: Array<{ name: string; apply(bytes: Uint8Array, random: Random):
     name: "a header field changed",
     apply: (bytes, random) => {
       const copy = bytes.slice();
-      new DataView(copy.buffer).setUint32(pick([8, 12, 16], random), pick([0, 1, 0xffffffff, 2 ** 31, 24], random), true);
+      new DataView(copy.buffer).setUint32(
+        pick([8, 12, 16], random),
+        pick([0, 1, 0xffffffff, 2 ** 31, 24], random),
+        true,
+      );
       return copy;
     },
   },
-  { name: "the JSON block edited, CRC fixed", apply: (bytes, random) => withJson(bytes, (info) => editSomewhere(info, random)) },
+  {
+    name: "the JSON block edited, CRC fixed",
+    apply: (bytes, random) => withJson(bytes, (info) => editSomewhere(info, random)),
+  },
   {
     name: "the page list edited, CRC fixed",
     apply: (bytes, random) =>

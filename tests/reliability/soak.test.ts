@@ -9,7 +9,11 @@ describe("migrations in a row", () => {
     const problems = result.moves.filter((move) => move.problem).map(describeMove);
     expect(problems).toEqual([]);
     expect(result.moves.every((move) => move.verified && move.bootIdKept)).toBe(true);
-    expect(result.moves.map((move) => move.direction).slice(0, 3)).toEqual(["A->B", "B->A", "A->B"]);
+    expect(result.moves.map((move) => move.direction).slice(0, 3)).toEqual([
+      "A->B",
+      "B->A",
+      "A->B",
+    ]);
   }, 300_000);
 
   it("a guest that outruns the link is throttled and every move fits the downtime limit", async () => {

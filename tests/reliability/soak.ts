@@ -77,7 +77,9 @@ function sampleMemory(move: number): MemorySample {
   };
 }
 
-async function moveOnce(from: LinuxSession): Promise<{ to: LinuxSession | null; trace: MigrationTrace }> {
+async function moveOnce(
+  from: LinuxSession,
+): Promise<{ to: LinuxSession | null; trace: MigrationTrace }> {
   const codec = await sharedCodec();
   const [a, b] = memoryTransportPair(LINK);
   const { session, create } = LinuxSession.forIncoming();

@@ -2,11 +2,7 @@
 // guest in a quarter of a second: a presenter who wants the audience to see
 // the rounds, and a test that must act mid-migration, cap the link instead.
 // Only what this side sends is paced; what arrives is passed through.
-import {
-  MAX_MESSAGE_BYTES,
-  TransportClosedError,
-  type MessageTransport,
-} from "../transport.ts";
+import { MAX_MESSAGE_BYTES, TransportClosedError, type MessageTransport } from "../transport.ts";
 
 /** As on the data channel: a few hundred KiB in flight keep the line busy. */
 const LOW_WATER_BYTES = 128 * 1024;
@@ -24,7 +20,9 @@ export class PacedTransport implements MessageTransport {
     readonly bytesPerSecond: number,
   ) {
     if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond)) {
-      throw new RangeError(`a link rate must be a positive number of bytes per second, not ${bytesPerSecond}`);
+      throw new RangeError(
+        `a link rate must be a positive number of bytes per second, not ${bytesPerSecond}`,
+      );
     }
     this.kind = inner.kind;
   }
@@ -68,7 +66,8 @@ export class PacedTransport implements MessageTransport {
   /** What is queued still goes (unpaced) before the close, as on a data channel. */
   close(reason?: string): void {
     this.stopTimer();
-    while (this.queue.length > 0 && this.inner.closedReason === null) this.forward(this.queue.shift()!);
+    while (this.queue.length > 0 && this.inner.closedReason === null)
+      this.forward(this.queue.shift()!);
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.inner.close(reason);

@@ -173,7 +173,11 @@ export class SignalingServerClient {
 
   private onClose(code: number, reason: string): void {
     if (this.closedReason !== null) return;
-    this.closedReason = `the signaling server closed the connection (${code}${reason ? `: ${reason}` : ""})`;
+    this.closedReason = reason
+      ? `the signaling server closed the connection: ${reason}`
+      : code === 1006
+        ? "the connection to the signaling server was lost (the server stopped or the network dropped)"
+        : `the signaling server closed the connection (code ${code})`;
     const error = new Error(this.closedReason);
     this.pending?.reject(error);
     this.pending = null;
