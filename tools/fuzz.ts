@@ -20,9 +20,9 @@ async function main(): Promise<number> {
   console.log(`fuzz: ${streams} malformed migration streams (seeds from ${seed})`);
   const recording = await recordMigration();
   const heapBefore = process.memoryUsage().heapUsed;
-  const receiver = await fuzzReceiver(recording, streams, seed, (done) =>
-    console.log(`  ${done} streams`),
-  );
+  const receiver = await fuzzReceiver(recording, streams, seed, (done) => {
+    if (done % 10_000 === 0) console.log(`  ${done} streams`);
+  });
   (globalThis as { gc?: () => void }).gc?.();
   const heapGrowthMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
 
@@ -46,12 +46,21 @@ async function main(): Promise<number> {
   console.log(
     `the receiver's heap after all streams: ${heapGrowthMiB.toFixed(1)} MiB more than before`,
   );
+  console.log(
+    `taken, by the first message changed (the guest's RAM differed in ${receiver.acceptedDifferent}):`,
+  );
+  for (const [what, count] of [...receiver.taken].sort((a, b) => b[1] - a[1])) {
+    console.log(`  ${String(count).padStart(6)}  ${what}`);
+  }
   console.log(`the most frequent refusals:`);
   for (const [reason, count] of [...receiver.reasons].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
     console.log(`  ${String(count).padStart(6)}  ${reason}`);
   }
   const failures = [
-    ...receiver.failures.map((f) => `${f.mutation}: ${f.verdict}: ${f.reason}`),
+    ...receiver.failures.map(
+      (f) =>
+        `${f.mutation} (seed ${f.seed}, message ${f.at} of ${f.stream}): ${f.verdict}: ${f.reason}`,
+    ),
     ...snapshots.failures,
   ];
   for (const failure of failures.slice(0, 20)) console.log(`FAILED: ${failure}`);

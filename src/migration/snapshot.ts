@@ -16,6 +16,7 @@ import type { Machine } from "../machine/machine.ts";
 import { parseMachineConfig, type MachineConfig } from "../machine/machine-config.ts";
 import type { MachineState } from "../machine/machine-state.ts";
 import { Crc32 } from "./crc32.ts";
+import { describeValue } from "../platform/state-check.ts";
 
 export const SNAPSHOT_MAGIC = "HIVE86SS";
 /** 2: the machine state holds its configuration and components by id. */
@@ -126,9 +127,14 @@ function parseInfo(json: Uint8Array, ramBytes: number, storedPages: number): Sna
     throw new SnapshotError("the snapshot's JSON block is not an object");
   }
   const info = value as Partial<SnapshotInfo>;
+  if (typeof info.ramBytes !== "number") {
+    throw new SnapshotError(
+      `the snapshot does not say how much RAM its machine has (ramBytes is ${describeValue(info.ramBytes)})`,
+    );
+  }
   if (info.ramBytes !== ramBytes) {
     throw new SnapshotError(
-      `the snapshot is of a machine with ${String(info.ramBytes)} bytes of RAM; this one has ${ramBytes}`,
+      `the snapshot is of a machine with ${info.ramBytes} bytes of RAM; this one has ${ramBytes}`,
     );
   }
   if (!Array.isArray(info.pages)) throw new SnapshotError("the snapshot lists no pages");

@@ -14,7 +14,12 @@ describe("the migration receiver, fuzzed", () => {
     const summary = await fuzzReceiver(recording, CASES);
     const heapGrowth = process.memoryUsage().heapUsed - heapBefore;
 
-    expect(summary.failures.map((f) => `${f.mutation}: ${f.verdict}: ${f.reason}`)).toEqual([]);
+    expect(
+      summary.failures.map(
+        (f) =>
+          `${f.mutation} (seed ${f.seed}, message ${f.at} of ${f.stream}): ${f.verdict}: ${f.reason}`,
+      ),
+    ).toEqual([]);
     expect(summary.cases).toBe(CASES);
     // Every mutation was tried, and most streams are refused: the checks are reached.
     expect([...summary.byMutation.keys()].sort()).toEqual(MUTATIONS.map((m) => m.name).sort());

@@ -11,7 +11,7 @@
 import type { Machine } from "../../src/machine/machine.ts";
 import { receiveMigration, type IncomingResult } from "../../src/migration/destination.ts";
 import type { PageCodec } from "../../src/migration/page-codec.ts";
-import { MessageType } from "../../src/migration/protocol.ts";
+import { MessageType, messageTypeName } from "../../src/migration/protocol.ts";
 import { migrateOut } from "../../src/migration/source.ts";
 import { memoryTransportPair } from "../../src/migration/transports/memory.ts";
 import { prng } from "../helpers/prng.ts";
@@ -77,6 +77,12 @@ const pick = <T>(items: readonly T[], random: Random): T =>
   items[Math.floor(random() * items.length)]!;
 const indexesOf = (messages: Uint8Array[], type: number) =>
   messages.flatMap((message, i) => (message[0] === type ? [i] : []));
+
+/**
+ * Messages before the last (DONE): the guest already runs when DONE comes, so
+ * whatever replaces it cannot be refused, only ignored.
+ */
+const beforeDone = (messages: Uint8Array[]) => messages.length - 1;
 
 function replaced(messages: Uint8Array[], at: number, message: Uint8Array): Uint8Array[] {
   const copy = messages.slice();
@@ -170,7 +176,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "an unknown message type",
     apply: (messages, random) => {
-      const index = Math.floor(random() * messages.length);
+      const index = Math.floor(random() * beforeDone(messages));
       const copy = messages[index]!.slice();
       copy[0] = pick([0, 14, 15, 99, 255], random);
       return replaced(messages, index, copy);
@@ -180,7 +186,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "an empty message",
     apply: (messages, random) =>
-      replaced(messages, Math.floor(random() * messages.length), new Uint8Array(0)),
+      replaced(messages, Math.floor(random() * beforeDone(messages)), new Uint8Array(0)),
     mustRefuse: /empty message/,
   },
   // ---- the stream: duplicated, dropped, reordered ----
@@ -436,6 +442,10 @@ export type Verdict =
 
 export interface CaseResult {
   mutation: string;
+  seed: number;
+  /** The first message the mutation changed, and the stream's types, for a failure's report. */
+  at: number;
+  stream: string;
   verdict: Verdict;
   reason: string | null;
   /** For accepted cases: whether the guest's RAM equals the recorded one. */
@@ -477,12 +487,18 @@ export async function runCase(
   ]);
   clearTimeout(timer);
   const made = machine as Machine | null;
+  const changed = stream.findIndex((message, i) => message !== recording.messages[i]);
+  const about = {
+    mutation: mutation.name,
+    seed,
+    at: changed < 0 ? stream.length : changed,
+    stream: stream.map((message) => message[0] ?? "-").join(","),
+  };
   try {
-    if (result === "hung")
-      return { mutation: mutation.name, verdict: "hung", reason: null, ramEqual: null };
+    if (result === "hung") return { ...about, verdict: "hung", reason: null, ramEqual: null };
     if (result instanceof Error) {
       return {
-        mutation: mutation.name,
+        ...about,
         verdict: "crashed",
         reason: result.stack ?? result.message,
         ramEqual: null,
@@ -491,19 +507,19 @@ export async function runCase(
     if (result.machine) {
       const ramEqual = ramOf(result.machine).equals(recording.ram);
       const verdict = mutation.mustRefuse ? "missed" : "accepted";
-      return { mutation: mutation.name, verdict, reason: null, ramEqual };
+      return { ...about, verdict, reason: null, ramEqual };
     }
     const reason = result.trace.reason ?? "";
     if (!reason || INTERNAL.test(reason))
-      return { mutation: mutation.name, verdict: "unclear", reason, ramEqual: null };
+      return { ...about, verdict: "unclear", reason, ramEqual: null };
     if (
       mutation.mustRefuse &&
       !mutation.mustRefuse.test(reason) &&
       !/connection closed/.test(reason)
     ) {
-      return { mutation: mutation.name, verdict: "missed", reason, ramEqual: null };
+      return { ...about, verdict: "missed", reason, ramEqual: null };
     }
-    return { mutation: mutation.name, verdict: "refused", reason, ramEqual: null };
+    return { ...about, verdict: "refused", reason, ramEqual: null };
   } finally {
     await made?.pause();
   }
@@ -516,6 +532,8 @@ export interface FuzzSummary {
   acceptedDifferent: number;
   byMutation: Map<string, Record<Verdict, number>>;
   failures: CaseResult[];
+  /** What was taken harmlessly: the mutation and the type of the first message it changed. */
+  taken: Map<string, number>;
   /** Distinct refusal reasons, with numbers stripped, and how often. */
   reasons: Map<string, number>;
 }
@@ -540,6 +558,7 @@ export async function fuzzReceiver(
     acceptedDifferent: 0,
     byMutation: new Map(),
     failures: [],
+    taken: new Map(),
     reasons: new Map(),
   };
   for (let seed = firstSeed; summary.cases < cases; seed++) {
@@ -550,7 +569,12 @@ export async function fuzzReceiver(
     summary.byVerdict[result.verdict]++;
     if (!summary.byMutation.has(mutation.name)) summary.byMutation.set(mutation.name, empty());
     summary.byMutation.get(mutation.name)![result.verdict]++;
-    if (result.verdict === "accepted" && result.ramEqual === false) summary.acceptedDifferent++;
+    if (result.verdict === "accepted") {
+      if (result.ramEqual === false) summary.acceptedDifferent++;
+      const original = recording.messages[result.at];
+      const key = `${mutation.name}: at ${original ? messageTypeName(original[0]!) : "the end"}`;
+      summary.taken.set(key, (summary.taken.get(key) ?? 0) + 1);
+    }
     if (result.verdict === "refused") {
       const key = result.reason!.replace(/\d+/g, "N").slice(0, 120);
       summary.reasons.set(key, (summary.reasons.get(key) ?? 0) + 1);
