@@ -30,6 +30,7 @@ import {
 } from "./protocol.ts";
 import { newTrace, rate, type MigrationTrace, type RoundTrace } from "./trace.ts";
 import { drainedWithin, type MessageTransport } from "./transport.ts";
+import { Convergence } from "./convergence.ts";
 import { isZeroPage } from "../platform/zero-page.ts";
 
 export interface SourceOptions {
@@ -77,11 +78,6 @@ const SLICE_MS = 6;
 const HIGH_WATER_BYTES = 384 * 1024;
 /** Pages looked at between checks for room, time and messages. */
 const CHUNK_PAGES = 64;
-/** A dirty set this small is not worth another round. */
-const SMALL_DIRTY_PAGES = 16;
-/** Auto-converge: each step runs the guest for this share of what it had. */
-const THROTTLE_STEP = 0.6;
-const MIN_THROTTLE = 0.02;
 /** The handshake's PING, and the one sent at the pause. */
 const FIRST_PING = 1;
 const CANCELLED = "cancelled on this side";
@@ -103,8 +99,7 @@ export async function migrateOut(
 class SourceMigration {
   private readonly trace: MigrationTrace;
   private readonly started = performance.now();
-  private readonly limitMs: number;
-  private readonly maxRounds: number;
+  private readonly convergence: Convergence;
   private readonly timeoutMs: number;
   private readonly batcher: PageBatcher;
   private readonly ramPages: number;
@@ -132,16 +127,18 @@ class SourceMigration {
   };
   private lastHarvestMs = 0;
   private readonly checksum = (bytes: Uint8Array) => this.options.codec.checksum32(bytes);
-  /** Converging: consecutive rounds in which the guest outran the wire. */
-  private outran = 0;
 
   constructor(
     private readonly machine: Machine,
     private readonly transport: MessageTransport,
     private readonly options: SourceOptions,
   ) {
-    this.limitMs = options.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS;
-    this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+    const policy = {
+      downtimeLimitMs: options.downtimeLimitMs ?? DEFAULT_DOWNTIME_LIMIT_MS,
+      maxRounds: options.maxRounds ?? DEFAULT_MAX_ROUNDS,
+      autoConverge: options.autoConverge ?? true,
+    };
+    this.convergence = new Convergence(policy);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ramPages = machine.core.memory.ramBytes / PAGE_SIZE;
     this.wasRunning = machine.runState === "running";
@@ -150,9 +147,7 @@ class SourceMigration {
       this.transport.send(message),
     );
     this.trace = newTrace("source", transport.kind, machine.core.memory.ramBytes, {
-      downtimeLimitMs: this.limitMs,
-      maxRounds: this.maxRounds,
-      autoConverge: options.autoConverge ?? true,
+      ...policy,
       verify: options.verify ?? false,
       codec: compress ? CODEC_NAMES[Codec.LZ] : CODEC_NAMES[Codec.NONE],
     });
@@ -244,18 +239,16 @@ class SourceMigration {
    * the downtime limit (or the round limit is reached); returns what is left.
    */
   private async iterate(): Promise<PageBitmap> {
-    let previous = Infinity;
     for (;;) {
       const dirty = this.collectDirty();
-      const last = this.trace.rounds[this.trace.rounds.length - 1]!;
-      const estimate = this.estimateDowntimeMs(dirty.count);
+      const rounds = this.trace.rounds;
+      const last = rounds[rounds.length - 1]!;
+      const perPage = this.wireBytesPerPage();
+      const estimate = this.convergence.estimateDowntimeMs(dirty.count, perPage, rounds, this.rttMs);
       last.estimatedDowntimeMs = round3(estimate);
-      const fits = estimate <= this.limitMs;
-      // Under the limit, one more round still pays while rounds keep halving the set.
-      const shrinking = dirty.count > SMALL_DIRTY_PAGES && dirty.count <= previous / 2;
-      if ((fits && !shrinking) || last.round >= this.maxRounds) return dirty;
-      if (this.trace.settings.autoConverge) this.converge(last);
-      previous = dirty.count;
+      if (this.convergence.switchOver(dirty.count, estimate, last.round)) return dirty;
+      const share = this.convergence.nextThrottle(this.machine.throttle, last, perPage, rounds);
+      if (share !== null) this.machine.setThrottle(share);
       await this.sendDirty(last.round + 1, dirty, false);
     }
   }
@@ -449,36 +442,10 @@ class SourceMigration {
     return dirty;
   }
 
-  /** The pause the dirty pages would cost: their bytes at the measured rate, and the handshakes. */
-  private estimateDowntimeMs(dirtyPages: number): number {
+  /** What a data page has cost on the wire so far (a raw page before any was sent). */
+  private wireBytesPerPage(): number {
     const totals = this.batcher.totals;
-    const wirePerPage = totals.dataPages > 0 ? totals.wireBytes / totals.dataPages : PAGE_SIZE;
-    const bandwidth = this.bandwidth();
-    return (dirtyPages * wirePerPage * 1000) / bandwidth + 2 * this.rttMs;
-  }
-
-  /** Bytes per second over all acknowledged rounds (short rounds alone underestimate it). */
-  private bandwidth(): number {
-    let bytes = 0;
-    let ms = 0;
-    for (const entry of this.trace.rounds) {
-      if (entry.final || entry.durationMs === 0) continue;
-      bytes += entry.wireBytes;
-      ms += entry.durationMs;
-    }
-    return Math.max(rate(bytes, ms), 64 * 1024);
-  }
-
-  /** Auto-converge: a guest that dirties faster than half the wire drains, twice in a row, runs slower. */
-  private converge(last: RoundTrace): void {
-    const totals = this.batcher.totals;
-    const wirePerPage = totals.dataPages > 0 ? totals.wireBytes / totals.dataPages : PAGE_SIZE;
-    const dirtyBytesPerSecond = last.dirtyPagesPerSecond * wirePerPage;
-    this.outran = dirtyBytesPerSecond > this.bandwidth() / 2 ? this.outran + 1 : 0;
-    if (this.outran < 2) return;
-    this.outran = 0;
-    const share = Math.max(MIN_THROTTLE, this.machine.throttle * THROTTLE_STEP);
-    this.machine.setThrottle(share);
+    return totals.dataPages > 0 ? totals.wireBytes / totals.dataPages : PAGE_SIZE;
   }
 
   private async sendState(json: string): Promise<void> {
