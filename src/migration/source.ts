@@ -244,7 +244,12 @@ class SourceMigration {
       const rounds = this.trace.rounds;
       const last = rounds[rounds.length - 1]!;
       const perPage = this.wireBytesPerPage();
-      const estimate = this.convergence.estimateDowntimeMs(dirty.count, perPage, rounds, this.rttMs);
+      const estimate = this.convergence.estimateDowntimeMs(
+        dirty.count,
+        perPage,
+        rounds,
+        this.rttMs,
+      );
       last.estimatedDowntimeMs = round3(estimate);
       if (this.convergence.switchOver(dirty.count, estimate, last.round)) return dirty;
       const share = this.convergence.nextThrottle(this.machine.throttle, last, perPage, rounds);
