@@ -2,7 +2,12 @@
 // believes, the downtime it predicts, when it stops precopy and how it
 // throttles a guest that outruns the wire.
 import { describe, expect, it } from "vitest";
-import { Convergence, MIN_THROTTLE, THROTTLE_STEP } from "../../src/migration/convergence.ts";
+import {
+  Convergence,
+  DOWNTIME_HEADROOM,
+  MIN_THROTTLE,
+  THROTTLE_STEP,
+} from "../../src/migration/convergence.ts";
 import type { RoundTrace } from "../../src/migration/trace.ts";
 
 function round(fields: Partial<RoundTrace>): RoundTrace {
@@ -55,6 +60,12 @@ describe("Convergence", () => {
     expect(convergence.switchOver(1500, 200, 2)).toBe(true); // fits, no longer halving
     const tiny = new Convergence(policy);
     expect(tiny.switchOver(10, 1, 0)).toBe(true); // too few pages to be worth a round
+  });
+
+  it("aims below the limit: an estimate just under it is not yet a fit", () => {
+    const convergence = new Convergence(policy);
+    expect(convergence.switchOver(100, 290, 1)).toBe(false);
+    expect(convergence.switchOver(100, 300 * DOWNTIME_HEADROOM, 2)).toBe(true);
   });
 
   it("stops at the round limit even when the rest does not fit", () => {
