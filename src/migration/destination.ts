@@ -189,6 +189,7 @@ class DestinationMigration {
       }
       case MessageType.ROUND_END: {
         const { round, pages } = decoded.body;
+        if (this.stateParts.length > 0) throw new ProtocolError("ROUND_END after the state began");
         if (!this.roundOpen)
           this.beginRound(round); // a round with nothing to send
         else if (round !== this.round!.round) {
@@ -204,6 +205,10 @@ class DestinationMigration {
         return;
       }
       case MessageType.STATE:
+        // The last pages must all be in (their count checked) before the state.
+        if (this.roundOpen) {
+          throw new ProtocolError(`STATE before round ${this.round!.round} ended`);
+        }
         this.trace.totals.stateBytes += message.length;
         await this.takeStateChunk(decoded.chunk);
         return;

@@ -418,6 +418,19 @@ export const MUTATIONS: Mutation[] = [
     },
   },
   {
+    name: "the last round left open, or ended after the state",
+    apply: (messages, random) => {
+      const ends = indexesOf(messages, MessageType.ROUND_END);
+      const state = indexesOf(messages, MessageType.STATE).at(-1);
+      if (ends.length === 0 || state === undefined) return null;
+      const copy = messages.slice();
+      const [end] = copy.splice(ends.at(-1)!, 1);
+      if (random() < 0.5) copy.splice(state, 0, end!); // after the (last) state part
+      return copy;
+    },
+    mustRefuse: /STATE before round \d+ ended/,
+  },
+  {
     name: "GO before READY",
     apply: (messages) => {
       const go = indexesOf(messages, MessageType.GO)[0];
