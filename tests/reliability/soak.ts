@@ -65,8 +65,12 @@ export interface SoakOptions {
 
 const counter = async (guest: LinuxSession) => Number(await guest.run("cat /tmp/count"));
 
-function sampleMemory(move: number): MemorySample {
-  (globalThis as { gc?: () => void }).gc?.();
+async function sampleMemory(move: number): Promise<MemorySample> {
+  // Collect twice around a pause: a dropped machine's wasm memory goes on the second pass.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await sleep(100);
+  gc?.();
   const usage = process.memoryUsage();
   const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   return {
@@ -137,7 +141,7 @@ export async function soak(options: SoakOptions): Promise<SoakResult> {
       }
       moves.push(record);
       options.onMove?.(record);
-      if (move === 1 || move % memoryEvery === 0) memory.push(sampleMemory(move));
+      if (move === 1 || move % memoryEvery === 0) memory.push(await sampleMemory(move));
     }
   } finally {
     await guest.close();
