@@ -26,6 +26,7 @@ import { migrateOut, type MigrationProgress } from "../migration/source.ts";
 import type { MigrationTrace } from "../migration/trace.ts";
 import { openDataChannelTransport } from "../migration/transports/data-channel.ts";
 import { PacedTransport } from "../migration/transports/paced.ts";
+import { rehearseArrival } from "../migration/rehearsal.ts";
 
 export interface BootRequest {
   kernelUrl: string;
@@ -139,11 +140,13 @@ function run(created: Machine, events: VmEvents): void {
 
 const api = {
   /**
-   * Compiles the core and the page codec ahead of need: a worker kept ready
-   * for an arriving guest builds its machine without waiting for them.
+   * Compiles the core and the page codec ahead of need, and rehearses an
+   * arrival (rehearsal.ts): a worker kept ready for a guest builds its
+   * machine without waiting, and pauses the guest no longer than it must.
    */
   async prepare(): Promise<void> {
-    await Promise.all([compileCore(), pageCodec()]);
+    const [, codec] = await Promise.all([compileCore(), pageCodec()]);
+    await rehearseArrival(codec);
   },
 
   async boot(request: BootRequest, events: VmEvents): Promise<{ kernelBytes: number }> {
