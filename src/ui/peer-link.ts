@@ -162,13 +162,9 @@ export function openPeerLink(
   // One message at a time: a candidate must not overtake the offer it belongs to.
   let queue = Promise.resolve();
   signaling.onmessage = (message) => {
-    // Once connected, the link no longer needs signaling, but a bye still
-    // ends it at once: the channel alone would notice a closed tab only
-    // after ICE gives up, tens of seconds later.
-    if (settled) {
-      if (message.kind === "bye") connection.close();
-      return;
-    }
+    // Once connected, the link no longer needs signaling: a bye or a lost
+    // server then changes nothing, and the channel reports its own end.
+    if (settled) return;
     queue = queue
       .then(() => (settled ? undefined : handle(message)))
       .catch((error: Error) => fail(`setting up the connection failed: ${error.message}`));
