@@ -35,6 +35,8 @@ const BOOT_REQUEST = {
   freePageReporting: new URLSearchParams(location.search).get("reporting") !== "off",
 };
 const STATUS_EVERY_MS = 500;
+const TERMINAL_FONT_PX = 13;
+const PRESENTER_TERMINAL_FONT_PX = 16;
 /** The heatmap's frame rate (written pages fade over memory-view.ts's FADE_FRAMES frames). */
 const FRAME_EVERY_MS = 250;
 const HEATMAP_ON = new URLSearchParams(location.search).get("heatmap") !== "off";
@@ -61,7 +63,7 @@ function start(): void {
     convertEol: false,
     cursorBlink: true,
     scrollback: 5000,
-    fontSize: 13,
+    fontSize: TERMINAL_FONT_PX,
   });
   const fit = new FitAddon();
   terminal.loadAddon(fit);
@@ -200,7 +202,9 @@ function start(): void {
     },
     snapshot: () => void saveSnapshot(),
   });
-  presenter.onchange = () => {
+  presenter.onchange = (on) => {
+    terminal.options.fontSize = on ? PRESENTER_TERMINAL_FONT_PX : TERMINAL_FONT_PX;
+    fit.fit();
     heatmap.readPalette();
     migration.view.restyle();
     balloon.restyle();
@@ -271,6 +275,7 @@ function start(): void {
     } catch {
       return; // the worker went away meanwhile
     }
+    if (vm !== current) return; // the guest moved (or was replaced) while we asked
     machineBar.update(status);
     balloon.setRam(status?.ramBytes ?? 0);
     balloon.update(
@@ -291,7 +296,8 @@ function start(): void {
     if (!vm || !HEATMAP_ON || replay || framing || document.hidden) return;
     framing = true;
     try {
-      heatmap.draw(await vm.vm.memoryFrame());
+      const frame = await vm.vm.memoryFrame();
+      if (vm === current) heatmap.draw(frame);
     } catch {
       // no machine (yet, or any more): nothing to draw
     } finally {

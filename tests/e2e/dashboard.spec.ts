@@ -151,8 +151,13 @@ test("presenter mode and its shortcuts", async ({ context }, info) => {
   await bootDemo(a);
   await b.goto("/#receive");
   await a.locator("#panel-memory").click(); // keys go to the page, not the guest
+  const rootFontPx = () =>
+    a.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+  const normalPx = await rootFontPx();
   await a.keyboard.press("p");
   await expect(a.locator("body")).toHaveAttribute("data-presenter", "true");
+  // Larger type everywhere: rem sizes follow the root's.
+  expect(await rootFontPx()).toBeGreaterThan(normalPx);
   await photograph(a, info, "presenter");
   await a.keyboard.press("?");
   await expect(a.locator("#help")).toBeVisible();
