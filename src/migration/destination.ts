@@ -28,7 +28,7 @@ import {
   type Hello,
   type StateChunk,
 } from "./protocol.ts";
-import { newTrace, type MigrationTrace, type RoundTrace } from "./trace.ts";
+import { newRound, newTrace, type MigrationTrace, type RoundTrace } from "./trace.ts";
 import type { MessageTransport } from "./transport.ts";
 
 export interface DestinationOptions {
@@ -235,24 +235,7 @@ class DestinationMigration {
   private beginRound(round: number): void {
     const previous = this.round?.round ?? -1;
     if (round <= previous) throw new ProtocolError(`round ${round} after round ${previous}`);
-    this.round = {
-      round,
-      startMs: performance.now() - this.started,
-      durationMs: 0,
-      candidatePages: 0,
-      dataPages: 0,
-      zeroPages: 0,
-      balloonedPages: 0,
-      unchangedPages: 0,
-      rawBytes: 0,
-      wireBytes: 0,
-      dirtyPagesPerSecond: 0,
-      bandwidthBytesPerSecond: 0,
-      throttle: 1,
-      harvestMs: 0,
-      estimatedDowntimeMs: 0,
-      final: false,
-    };
+    this.round = newRound(round, performance.now() - this.started);
     this.roundPages = 0;
     this.roundOpen = true;
   }

@@ -28,7 +28,7 @@ import {
   type ControlType,
   type Decoded,
 } from "./protocol.ts";
-import { newTrace, rate, type MigrationTrace, type RoundTrace } from "./trace.ts";
+import { newRound, newTrace, rate, type MigrationTrace, type RoundTrace } from "./trace.ts";
 import { drainedWithin, type MessageTransport } from "./transport.ts";
 import { Convergence } from "./convergence.ts";
 import { isZeroPage } from "../platform/zero-page.ts";
@@ -345,24 +345,13 @@ class SourceMigration {
   // ---- rounds ----
 
   private beginRound(round: number, candidates: number): RoundTrace {
-    const entry: RoundTrace = {
-      round,
-      startMs: round3(performance.now() - this.started),
-      durationMs: 0,
+    const entry = newRound(round, round3(performance.now() - this.started), {
       candidatePages: candidates,
-      dataPages: 0,
-      zeroPages: 0,
-      balloonedPages: 0,
       unchangedPages: round === 0 ? 0 : this.ramPages - candidates,
-      rawBytes: 0,
-      wireBytes: 0,
-      dirtyPagesPerSecond: 0,
-      bandwidthBytesPerSecond: 0,
       throttle: this.machine.throttle,
       harvestMs: this.lastHarvestMs,
-      estimatedDowntimeMs: 0,
       final: this.phase === "stop-and-copy",
-    };
+    });
     this.trace.rounds.push(entry);
     this.batcher.round = round;
     this.roundStartTotals = { ...this.batcher.totals };

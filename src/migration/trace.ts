@@ -131,6 +131,33 @@ export function newTrace(
   };
 }
 
+/** A round with nothing counted yet: the engines fill it in as pages go. */
+export function newRound(
+  round: number,
+  startMs: number,
+  fields: Partial<RoundTrace> = {},
+): RoundTrace {
+  return {
+    round,
+    startMs,
+    durationMs: 0,
+    candidatePages: 0,
+    dataPages: 0,
+    zeroPages: 0,
+    balloonedPages: 0,
+    unchangedPages: 0,
+    rawBytes: 0,
+    wireBytes: 0,
+    dirtyPagesPerSecond: 0,
+    bandwidthBytesPerSecond: 0,
+    throttle: 1,
+    harvestMs: 0,
+    estimatedDowntimeMs: 0,
+    final: false,
+    ...fields,
+  };
+}
+
 /** Bytes per second from a byte count and a duration in ms (0 when there is no duration). */
 export function rate(bytes: number, ms: number): number {
   return ms > 0 ? (bytes * 1000) / ms : 0;

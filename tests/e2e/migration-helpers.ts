@@ -56,3 +56,9 @@ export async function migrate(from: Page, to: Page): Promise<Trace> {
   await expect(from.locator("body")).toHaveAttribute("data-boot-state", "moved");
   return trace;
 }
+
+/** The counter the specs' guests print ("tick N"): the last one on the console. */
+export async function lastTick(page: Page): Promise<number> {
+  const ticks = [...(await terminalText(page)).matchAll(/tick (\d+)/g)];
+  return Number(ticks.at(-1)?.[1] ?? -1);
+}

@@ -5,13 +5,8 @@
 // shell answers, kvm-clock is still its clock and the kernel did not complain.
 import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
 import { expect, test, type Page } from "@playwright/test";
-import { migrate, openReceiver, read, run, type Trace } from "./migration-helpers.ts";
-import { bootDemo, consoleText, terminalText } from "./page-helpers.ts";
-
-async function lastTick(page: Page): Promise<number> {
-  const ticks = [...(await terminalText(page)).matchAll(/tick (\d+)/g)];
-  return Number(ticks.at(-1)?.[1] ?? -1);
-}
+import { lastTick, migrate, openReceiver, read, run, type Trace } from "./migration-helpers.ts";
+import { bootDemo, consoleText } from "./page-helpers.ts";
 
 /** The counter's ticks as [count, guest uptime] pairs, in a stretch of console text. */
 function ticks(text: string): Array<[number, number]> {

@@ -3,17 +3,12 @@
 // with the guest's counter going on and its boot id kept; and a destination
 // tab closed mid-migration: the guest runs on where it was, the page says
 // why in words, and a retry to another tab succeeds.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
-import { migrate, openReceiver, read, run } from "./migration-helpers.ts";
-import { bootDemo, terminalText } from "./page-helpers.ts";
+import { lastTick, migrate, openReceiver, read, run } from "./migration-helpers.ts";
+import { bootDemo } from "./page-helpers.ts";
 
 const MOVES = 10;
-
-async function lastTick(page: Page): Promise<number> {
-  const ticks = [...(await terminalText(page)).matchAll(/tick (\d+)/g)];
-  return Number(ticks.at(-1)?.[1] ?? -1);
-}
 
 const COUNTER = "stty cols 200; (i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done) &";
 

@@ -8,28 +8,10 @@ import {
   MIN_THROTTLE,
   THROTTLE_STEP,
 } from "../../src/migration/convergence.ts";
-import type { RoundTrace } from "../../src/migration/trace.ts";
+import { newRound, type RoundTrace } from "../../src/migration/trace.ts";
 
 function round(fields: Partial<RoundTrace>): RoundTrace {
-  return {
-    round: 0,
-    startMs: 0,
-    durationMs: 100,
-    candidatePages: 0,
-    dataPages: 0,
-    zeroPages: 0,
-    balloonedPages: 0,
-    unchangedPages: 0,
-    rawBytes: 0,
-    wireBytes: 0,
-    dirtyPagesPerSecond: 0,
-    bandwidthBytesPerSecond: 0,
-    throttle: 1,
-    harvestMs: 0,
-    estimatedDowntimeMs: 0,
-    final: false,
-    ...fields,
-  } as RoundTrace;
+  return newRound(fields.round ?? 0, 0, { durationMs: 100, ...fields });
 }
 
 const policy = { downtimeLimitMs: 300, maxRounds: 30, autoConverge: true };
