@@ -62,3 +62,17 @@ export async function lastTick(page: Page): Promise<number> {
   const ticks = [...(await terminalText(page)).matchAll(/tick (\d+)/g)];
   return Number(ticks.at(-1)?.[1] ?? -1);
 }
+
+/**
+ * Starts moving `from`'s guest to the tab that receives over a link capped
+ * at 0.5 MB/s: the guest's 3 MB take seconds, time to act mid-migration.
+ * Resolves once round 0 shows.
+ */
+export async function startSlowMigration(from: Page): Promise<void> {
+  await from.locator("#migrate-link").selectOption("0.5");
+  await from
+    .locator("#peer-list li", { hasText: /receiving/ })
+    .getByRole("button")
+    .click();
+  await expect(from.locator("#migration-rounds li").first()).toBeVisible();
+}

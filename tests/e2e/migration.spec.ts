@@ -5,7 +5,15 @@
 // shell answers, kvm-clock is still its clock and the kernel did not complain.
 import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
 import { expect, test, type Page } from "@playwright/test";
-import { lastTick, migrate, openReceiver, read, run, type Trace } from "./migration-helpers.ts";
+import {
+  lastTick,
+  migrate,
+  openReceiver,
+  read,
+  run,
+  type Trace,
+  startSlowMigration,
+} from "./migration-helpers.ts";
 import { bootDemo, consoleText } from "./page-helpers.ts";
 
 /** The counter's ticks as [count, guest uptime] pairs, in a stretch of console text. */
@@ -181,13 +189,7 @@ test("a migration cancelled on the sending tab leaves the guest running there", 
   const b = await context.newPage();
   await bootDemo(a);
   await openReceiver(b);
-  // At 0.5 MB/s the idle guest's 3 MB take seconds: time enough to cancel.
-  await a.locator("#migrate-link").selectOption("0.5");
-  await a
-    .locator("#peer-list li", { hasText: /receiving/ })
-    .getByRole("button")
-    .click();
-  await expect(a.locator("#migration-rounds li").first()).toBeVisible();
+  await startSlowMigration(a);
   await a.locator("#migration-cancel").click();
   await expect(a.locator("#migration-status")).toHaveText(
     /not moved, the guest runs on here: cancelled on this side/,

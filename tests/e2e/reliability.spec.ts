@@ -5,7 +5,14 @@
 // why in words, and a retry to another tab succeeds.
 import { expect, test } from "@playwright/test";
 import { CHROMIUM_PERMISSIONS } from "../../tools/chromium.mjs";
-import { lastTick, migrate, openReceiver, read, run } from "./migration-helpers.ts";
+import {
+  lastTick,
+  migrate,
+  openReceiver,
+  read,
+  run,
+  startSlowMigration,
+} from "./migration-helpers.ts";
 import { bootDemo } from "./page-helpers.ts";
 
 const MOVES = 10;
@@ -50,13 +57,7 @@ test("a destination tab closed mid-migration: the guest runs on, the page says w
   await bootDemo(a);
   await openReceiver(b);
   await run(a, COUNTER, /(tick 3)\b/);
-  // At 0.5 MB/s the guest's 3 MB take seconds: the tab closes mid-round.
-  await a.locator("#migrate-link").selectOption("0.5");
-  await a
-    .locator("#peer-list li", { hasText: /receiving/ })
-    .getByRole("button")
-    .click();
-  await expect(a.locator("#migration-rounds li").first()).toBeVisible();
+  await startSlowMigration(a);
   await b.close();
   await expect(a.locator("#migration-status")).toHaveText(
     /^not moved, the guest runs on here: .*(closed|went away|lost)/,

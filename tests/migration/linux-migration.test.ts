@@ -8,6 +8,7 @@ import { migrateOut, type SourceOptions } from "../../src/migration/source.ts";
 import type { MigrationTrace } from "../../src/migration/trace.ts";
 import { memoryTransportPair } from "../../src/migration/transports/memory.ts";
 import { LinuxSession } from "../helpers/linux-guest.ts";
+import { WORKLOADS } from "../reliability/soak.ts";
 import { sharedCodec, sleep } from "./helpers.ts";
 
 /** The data channel's rate measured here (../shared/browser.md: 11-20 MB/s). */
@@ -105,9 +106,7 @@ describe("the Linux guest, moved live", () => {
 
   it("a guest that dirties memory faster than the link drains is throttled until it fits the downtime limit", async () => {
     const guest = await bootedGuest();
-    guest.type(
-      "i=0; while :; do i=$((i+1)); (echo $i; cat /bin/busybox /bin/busybox /bin/busybox /bin/busybox) > /dev/shm/x; done &\r",
-    );
+    guest.type(`${WORKLOADS.fast}\r`);
     await sleep(1500);
     const { to, trace } = await migrate(guest, { verify: true });
     expect(Math.min(...trace.rounds.map((r) => r.throttle))).toBeLessThan(1);

@@ -12,6 +12,7 @@ import {
   SnapshotError,
 } from "../../src/migration/snapshot.ts";
 import { guestFiles, LinuxSession } from "../helpers/linux-guest.ts";
+import { withJson } from "../helpers/snapshot-file.ts";
 import { sleep, until } from "../helpers/wait.ts";
 
 const RAM = 128 * 1024 * 1024;
@@ -34,23 +35,6 @@ function runTo(machine: Machine, total: number): void {
 function ramHash(machine: Machine): string {
   const memory = machine.core.memory;
   return createHash("sha256").update(memory.read(0, memory.ramBytes)).digest("hex");
-}
-
-/** The JSON block replaced (and the CRC fixed), to test checks beyond the CRC. */
-function withJson(bytes: Uint8Array, edit: (info: Record<string, unknown>) => void): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  const length = view.getUint32(12, true);
-  const info = JSON.parse(new TextDecoder().decode(bytes.subarray(24, 24 + length)));
-  edit(info);
-  const json = new TextEncoder().encode(JSON.stringify(info));
-  const out = new Uint8Array(24 + json.length + (bytes.length - 24 - length));
-  out.set(bytes.subarray(0, 24));
-  out.set(json, 24);
-  out.set(bytes.subarray(24 + length), 24 + json.length);
-  const outView = new DataView(out.buffer);
-  outView.setUint32(12, json.length, true);
-  outView.setUint32(20, crc32(out.subarray(24)), true);
-  return out;
 }
 
 describe("CRC-32", () => {

@@ -14,7 +14,7 @@ import type { PageCodec } from "../../src/migration/page-codec.ts";
 import { MessageType, messageTypeName } from "../../src/migration/protocol.ts";
 import { migrateOut } from "../../src/migration/source.ts";
 import { memoryTransportPair } from "../../src/migration/transports/memory.ts";
-import { prng } from "../helpers/prng.ts";
+import { HOSTILE_VALUES, pick, randomFor, type Random } from "./hostile.ts";
 import { RAM, ramOf, runningDirtier, sharedCodec, sleep } from "../migration/helpers.ts";
 
 const PAGES_HEADER = 20;
@@ -64,7 +64,6 @@ function heldMachine(made: (machine: Machine) => void) {
   };
 }
 
-type Random = () => number;
 type Mutation = {
   name: string;
   /** The broken stream, or null when this mutation has nothing to break in this recording. */
@@ -73,8 +72,6 @@ type Mutation = {
   mustRefuse?: RegExp;
 };
 
-const pick = <T>(items: readonly T[], random: Random): T =>
-  items[Math.floor(random() * items.length)]!;
 const indexesOf = (messages: Uint8Array[], type: number) =>
   messages.flatMap((message, i) => (message[0] === type ? [i] : []));
 
@@ -135,8 +132,6 @@ function editControl(
   };
 }
 
-const HOSTILE_NUMBERS = [-1, 0.5, 2 ** 32, 2 ** 53, Number.MAX_VALUE, -Number.MAX_VALUE];
-const HOSTILE_VALUES: unknown[] = [null, "", "x".repeat(5000), [], {}, true, ...HOSTILE_NUMBERS];
 const RAM_PAGES = RAM / 4096;
 
 export const MUTATIONS: Mutation[] = [
@@ -475,8 +470,7 @@ export async function runCase(
   seed: number,
 ): Promise<CaseResult | null> {
   const codec = await sharedCodec();
-  const next = prng(seed);
-  const random: Random = () => next() / 2 ** 32; // [0, 1)
+  const random = randomFor(seed);
   const stream = mutation.apply(recording.messages, random, codec);
   if (!stream) return null;
   const [source, destination] = memoryTransportPair();

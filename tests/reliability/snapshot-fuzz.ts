@@ -6,45 +6,10 @@
 // into exactly as it was; or load, when the edit changed nothing that matters.
 import { createHash } from "node:crypto";
 import type { Machine } from "../../src/machine/machine.ts";
-import { crc32 } from "../../src/migration/crc32.ts";
 import { loadSnapshot, saveSnapshot } from "../../src/migration/snapshot.ts";
-import { prng } from "../helpers/prng.ts";
+import { withJson } from "../helpers/snapshot-file.ts";
+import { HOSTILE_VALUES, pick, randomFor, type Random } from "./hostile.ts";
 import { runningDirtier, sleep } from "../migration/helpers.ts";
-
-const HEADER = 24;
-type Random = () => number;
-const pick = <T>(items: readonly T[], random: Random): T =>
-  items[Math.floor(random() * items.length)]!;
-const HOSTILE_VALUES: unknown[] = [
-  null,
-  "",
-  "x".repeat(3000),
-  [],
-  {},
-  true,
-  -1,
-  0.5,
-  2 ** 32,
-  2 ** 53,
-  1e308,
-];
-
-/** The JSON block replaced, the CRC fixed. */
-function withJson(bytes: Uint8Array, edit: (info: Record<string, unknown>) => void): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  const length = view.getUint32(12, true);
-  const info = JSON.parse(new TextDecoder().decode(bytes.subarray(HEADER, HEADER + length)));
-  edit(info);
-  const json = new TextEncoder().encode(JSON.stringify(info));
-  const out = new Uint8Array(HEADER + json.length + (bytes.length - HEADER - length));
-  out.set(bytes.subarray(0, HEADER));
-  out.set(json, HEADER);
-  out.set(bytes.subarray(HEADER + length), HEADER + json.length);
-  const outView = new DataView(out.buffer);
-  outView.setUint32(12, json.length, true);
-  outView.setUint32(20, crc32(out.subarray(HEADER)), true);
-  return out;
-}
 
 /** Somewhere inside a JSON value: an object's key or an array's index, chosen at random. */
 function editSomewhere(value: unknown, random: Random, depth = 0): void {
@@ -132,8 +97,7 @@ export async function fuzzSnapshots(cases: number, firstSeed = 1): Promise<Snaps
   const targetBytes = saveSnapshot(target).bytes;
   const summary: SnapshotFuzzSummary = { cases: 0, refused: 0, loaded: 0, failures: [] };
   for (let seed = firstSeed; summary.cases < cases; seed++) {
-    const next = prng(seed);
-    const random = () => next() / 2 ** 32;
+    const random = randomFor(seed);
     const mutation = MUTATIONS[seed % MUTATIONS.length]!;
     const damaged = mutation.apply(bytes, random);
     summary.cases++;
